@@ -1,0 +1,128 @@
+"""Configuration, parsed once at cold start from the environment (names in docs/contracts.md)."""
+
+from __future__ import annotations
+
+import os
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from PIL import ImageColor
+
+from .errors import ConfigurationError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+KEY_TEMPLATE_FIELDS = frozenset({"key", "stem", "name", "variant", "ext"})
+DEFAULT_KEY_TEMPLATE = "{stem}/{variant}.{ext}"
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """Speed/size trade-offs measured in bench/processing.py (see lambda/README.md)."""
+
+    png_compress_level: int = 1
+    png_strategy: int = 0  # zlib Z_DEFAULT_STRATEGY
+    webp_method: int = 4
+
+
+@dataclass(frozen=True)
+class ProcessingSettings:
+    """Everything the pure processing needs; the defaults are the contract's defaults."""
+
+    max_input_pixels: int = 100_000_000
+    max_dimension: int = 4096
+    jpeg_quality: int = 85
+    low_jpeg_quality: int = 60
+    webp_quality: int = 80
+    thumbnail_size: int = 300
+    background_color: tuple[int, int, int] = (255, 255, 255)
+    encoders: EncoderSettings = field(default_factory=EncoderSettings)
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    processed_bucket: str
+    processing: ProcessingSettings = field(default_factory=ProcessingSettings)
+    output_key_template: str = DEFAULT_KEY_TEMPLATE
+    metrics_namespace: str = "ImageProcessor"
+    log_level: str = "INFO"
+    max_input_bytes: int = 52_428_800
+    # Time kept in reserve: an image is not started with less left (error category "timeout").
+    min_remaining_ms: int = 3000
+    cache_control: str = "public, max-age=86400"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> FunctionConfig:
+        env = os.environ if environ is None else environ
+
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            return _parse(env, name, default, lambda raw: _bounded_int(raw, low, high))
+
+        bucket = env.get("PROCESSED_BUCKET", "").strip()
+        if not bucket:
+            raise ConfigurationError("PROCESSED_BUCKET must name the bucket for the variants")
+        processing = ProcessingSettings(
+            max_input_pixels=integer("MAX_INPUT_PIXELS", 100_000_000, 1, 2**40),
+            max_dimension=integer("MAX_DIMENSION", 4096, 16, 65_500),
+            jpeg_quality=integer("JPEG_QUALITY", 85, 1, 100),
+            low_jpeg_quality=integer("LOW_JPEG_QUALITY", 60, 1, 100),
+            webp_quality=integer("WEBP_QUALITY", 80, 1, 100),
+            thumbnail_size=integer("THUMBNAIL_SIZE", 300, 1, 65_500),
+            background_color=_parse(env, "BACKGROUND_COLOR", (255, 255, 255), _rgb),
+        )
+        return cls(
+            processed_bucket=bucket,
+            processing=processing,
+            output_key_template=_parse(
+                env, "OUTPUT_KEY_TEMPLATE", DEFAULT_KEY_TEMPLATE, validate_key_template
+            ),
+            metrics_namespace=_parse(env, "METRICS_NAMESPACE", "ImageProcessor", _non_empty),
+            log_level=_parse(env, "LOG_LEVEL", "INFO", _log_level),
+            max_input_bytes=integer("MAX_INPUT_BYTES", 52_428_800, 1, 2**40),
+        )
+
+
+def _parse[T](env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T]) -> T:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return parse(raw.strip())
+    except ValueError as error:
+        raise ConfigurationError(f"{name}={raw!r}: {error}") from None
+
+
+def _bounded_int(raw: str, low: int, high: int) -> int:
+    value = int(raw)
+    if not low <= value <= high:
+        raise ValueError(f"must be between {low} and {high}")
+    return value
+
+
+def _rgb(raw: str) -> tuple[int, int, int]:
+    red, green, blue = ImageColor.getrgb(raw)[:3]
+    return red, green, blue
+
+
+def _non_empty(raw: str) -> str:
+    return raw
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def validate_key_template(template: str) -> str:
+    """Accept a template only if it names each variant apart and uses known placeholders."""
+    fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    unknown = fields - KEY_TEMPLATE_FIELDS
+    if unknown:
+        raise ValueError(
+            f"unknown placeholders {sorted(unknown)}; known: {sorted(KEY_TEMPLATE_FIELDS)}"
+        )
+    if "variant" not in fields:
+        raise ValueError("must contain {variant}, or the variants would overwrite each other")
+    return template

@@ -1,0 +1,331 @@
+"""Pure image processing: source bytes in, the configured variants out. No AWS in here.
+
+The pipeline decodes once, brings every input to one of four working modes (L, LA, RGB, RGBA)
+in sRGB with its EXIF orientation applied and its metadata dropped, then encodes the variants
+concurrently on a module-level thread pool (Pillow releases the GIL while it decodes, resizes
+and encodes).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import os
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
+
+from .config import ProcessingSettings
+from .errors import CorruptImage, ImageTooLarge, UnsupportedImageFormat
+from .keys import output_key
+
+LOGGER = logging.getLogger(__name__)
+
+# Openers to try; the JPEG one also returns MPO (multi-picture JPEG, first picture used).
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+# Our own limit (ProcessingSettings.max_input_pixels) is checked from the header instead.
+Image.MAX_IMAGE_PIXELS = None
+
+_TRANSPOSE_FOR_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+SRGB_ICC = _SRGB_PROFILE.tobytes()
+# JPEG encoders, decoders and resizing all release the GIL, so threads give real parallelism.
+_POOL = ThreadPoolExecutor(
+    max_workers=max(1, len(os.sched_getaffinity(0))), thread_name_prefix="encode"
+)
+# Errors Pillow raises for data it cannot decode (UnidentifiedImageError is handled first).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    name: str
+    format: str
+    extension: str
+    content_type: str
+    options: tuple[tuple[str, Any], ...]
+    fit: int | None = None  # None keeps the working size; N fits the variant in N x N
+
+    @property
+    def flattens_alpha(self) -> bool:
+        return self.format == "JPEG"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    key: str
+    content_type: str
+    data: bytes
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    format: str
+    mode: str
+    width: int
+    height: int
+
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1_000_000
+
+
+def variant_specs(settings: ProcessingSettings) -> tuple[VariantSpec, ...]:
+    """The five variants, slowest encoder first so the pool starts on it."""
+    encoders = settings.encoders
+    return (
+        VariantSpec(
+            "png",
+            "PNG",
+            "png",
+            "image/png",
+            (
+                ("compress_level", encoders.png_compress_level),
+                ("compress_type", encoders.png_strategy),
+            ),
+        ),
+        VariantSpec(
+            "webp",
+            "WEBP",
+            "webp",
+            "image/webp",
+            (("quality", settings.webp_quality), ("method", encoders.webp_method)),
+        ),
+        VariantSpec(
+            "compressed", "JPEG", "jpg", "image/jpeg", (("quality", settings.jpeg_quality),)
+        ),
+        VariantSpec("low", "JPEG", "jpg", "image/jpeg", (("quality", settings.low_jpeg_quality),)),
+        VariantSpec(
+            "thumbnail",
+            "JPEG",
+            "jpg",
+            "image/jpeg",
+            (("quality", settings.jpeg_quality),),
+            fit=settings.thumbnail_size,
+        ),
+    )
+
+
+def open_image(data: bytes, settings: ProcessingSettings) -> Image.Image:
+    """Identify the format and check the pixel limit from the header, before decoding pixels."""
+    if not data:
+        raise CorruptImage("the object is empty")
+    try:
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except UnidentifiedImageError:
+        raise UnsupportedImageFormat(
+            f"not an image in an accepted format ({', '.join(ACCEPTED_FORMATS)}, MPO)"
+        ) from None
+    except _DECODE_ERRORS as error:
+        raise CorruptImage(f"unreadable image header: {error}") from error
+    width, height = image.size
+    if width * height > settings.max_input_pixels:
+        raise ImageTooLarge(
+            f"{width}x{height} is {width * height} pixels, over the limit of "
+            f"{settings.max_input_pixels}"
+        )
+    return image
+
+
+def fit_within(width: int, height: int, limit: int) -> tuple[int, int]:
+    """The largest size with the same aspect whose long side is at most `limit` (never up)."""
+    long_side = max(width, height)
+    if long_side <= limit:
+        return width, height
+    scale = limit / long_side
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def normalise(image: Image.Image, settings: ProcessingSettings) -> Image.Image:
+    """Decode and bring to an sRGB working image in L, LA, RGB or RGBA, upright, metadata-free."""
+    orientation = _orientation(image)
+    target = fit_within(*image.size, settings.max_dimension)
+    if image.format in ("JPEG", "MPO") and target != image.size:
+        # DCT scaling to the smallest 1/2^n size still >= target: cheaper and as sharp, since
+        # LANCZOS still does the last step.
+        image.draft(image.mode, target)
+    try:
+        image.load()
+    except _DECODE_ERRORS as error:
+        raise CorruptImage(f"cannot decode the image: {error}") from error
+    icc_profile = image.info.get("icc_profile")
+    working = _to_working_mode(image)
+    if working.size != target:
+        working = working.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    working = _to_srgb(working, icc_profile)
+    if orientation in _TRANSPOSE_FOR_ORIENTATION:
+        working = working.transpose(_TRANSPOSE_FOR_ORIENTATION[orientation])
+    working = _view(working)  # never mutate the decoded source, even when nothing changed
+    working.info = {}  # no EXIF/GPS, XMP, comments or text chunks reach the outputs
+    return working
+
+
+def render_variants(
+    working: Image.Image,
+    settings: ProcessingSettings,
+    source_key: str,
+    key_template: str,
+) -> Iterator[Variant]:
+    """Encode every variant concurrently; yield each as soon as it is ready."""
+    specs = variant_specs(settings)
+    futures: list[Future[Variant]] = []
+    flattened: Image.Image | None = None
+    for spec in specs:
+        if spec.flattens_alpha and spec.fit is None:
+            if flattened is None:
+                flattened = flatten(working, settings.background_color)
+            source = flattened
+        else:
+            source = working
+        futures.append(
+            _POOL.submit(_render, _view(source), spec, settings, source_key, key_template)
+        )
+    for future in as_completed(futures):
+        yield future.result()
+
+
+def process_image(
+    data: bytes, settings: ProcessingSettings, source_key: str, key_template: str
+) -> tuple[SourceInfo, list[Variant]]:
+    image = open_image(data, settings)
+    info = SourceInfo(image.format or "", image.mode, *image.size)
+    working = normalise(image, settings)
+    return info, list(render_variants(working, settings, source_key, key_template))
+
+
+def flatten(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    """Composite onto `background` if the image has alpha (JPEG has none)."""
+    if image.mode not in ("LA", "RGBA"):
+        return image
+    rgba = image.convert("RGBA") if image.mode == "LA" else image
+    flat = Image.new("RGB", rgba.size, background)
+    flat.paste(rgba, mask=rgba.getchannel("A"))
+    return flat
+
+
+def encode(image: Image.Image, spec: VariantSpec) -> bytes:
+    options = dict(spec.options)
+    if spec.format == "WEBP" and image.mode in ("L", "LA"):
+        image = image.convert("RGBA" if image.mode == "LA" else "RGB")
+    if image.mode in ("RGB", "RGBA"):
+        options["icc_profile"] = SRGB_ICC
+    buffer = io.BytesIO()
+    image.save(buffer, spec.format, **options)
+    return buffer.getvalue()
+
+
+def _render(
+    image: Image.Image,
+    spec: VariantSpec,
+    settings: ProcessingSettings,
+    source_key: str,
+    key_template: str,
+) -> Variant:
+    if spec.fit is not None:
+        size = fit_within(*image.size, spec.fit)
+        if size != image.size:
+            image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if spec.flattens_alpha:
+        image = flatten(image, settings.background_color)
+    return Variant(
+        name=spec.name,
+        key=output_key(key_template, source_key, spec.name, spec.extension),
+        content_type=spec.content_type,
+        data=encode(image, spec),
+        width=image.width,
+        height=image.height,
+    )
+
+
+def _view(image: Image.Image) -> Image.Image:
+    """A second Image object over the same pixels: `save()` keeps its options on the object,
+    so two threads must never save the same one."""
+    return image._new(image.im)
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(ExifTags.Base.Orientation, 1))
+    except _DECODE_ERRORS:  # a damaged EXIF block only loses the orientation
+        return 1
+
+
+def _to_working_mode(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode in ("L", "LA", "RGB", "RGBA", "CMYK"):  # CMYK waits for its ICC transform
+        return image
+    if mode in ("P", "PA"):
+        return image.convert("RGBA" if image.has_transparency_data else "RGB")
+    if mode.startswith("I;16"):
+        return image.convert("I").point(lambda value: value / 257).convert("L")
+    if mode in ("I", "F"):
+        return _scale_to_l(image)
+    if mode == "1":
+        return image.convert("L")
+    if mode in ("La", "RGBa"):
+        return image.convert(mode.upper())
+    try:
+        return image.convert("RGB")
+    except ValueError as error:
+        raise UnsupportedImageFormat(f"pixel mode {mode} is not supported") from error
+
+
+def _scale_to_l(image: Image.Image) -> Image.Image:
+    """32-bit integer or float samples to 8 bits by scaling, never clipping: the full 16-bit
+    range when they fit it (16-bit PNG/TIFF), 0..1 for floats that fit it, else min..max."""
+    low, high = image.getextrema()
+    if image.mode == "I" and low >= 0 and high <= 65535:
+        low, high = 0, 65535
+    elif image.mode == "F" and low >= 0 and high <= 1:
+        low, high = 0.0, 1.0
+    span = (high - low) or 1
+    scale = 255 / span
+    return image.point(lambda value: value * scale - low * scale).convert("L")
+
+
+def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
+    if image.mode in ("L", "LA"):
+        return image  # a grey profile's curve is close to sRGB's; outputs stay untagged grey
+    if icc_profile:
+        try:
+            transform = _srgb_transform(icc_profile, image.mode)
+        except (ImageCms.PyCMSError, OSError, ValueError) as error:
+            LOGGER.warning(
+                "embedded ICC profile unusable, treating the image as sRGB",
+                extra={"error_type": type(error).__name__},
+            )
+        else:
+            if transform is not None:
+                return ImageCms.applyTransform(image, transform)
+    return image.convert("RGB") if image.mode == "CMYK" else image
+
+
+@functools.lru_cache(maxsize=16)
+def _srgb_transform(icc_profile: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
+    """LittleCMS transform from an embedded profile to sRGB (None when it already is sRGB)."""
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+    if ImageCms.getProfileDescription(profile).strip().startswith("sRGB"):
+        return None
+    return ImageCms.buildTransform(
+        profile,
+        _SRGB_PROFILE,
+        mode,
+        "RGBA" if mode == "RGBA" else "RGB",
+        renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+        flags=ImageCms.Flags.BLACKPOINTCOMPENSATION,
+    )
