@@ -1,0 +1,1 @@
+"""Operator tools (not shipped with the collection): run with `python -m tools.imgops`."""
