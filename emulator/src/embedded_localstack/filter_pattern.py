@@ -1,0 +1,841 @@
+"""CloudWatch Logs filter patterns: parse once, match many events.
+
+Implements the syntax of the AWS page "Filter pattern syntax for metric filters, subscription
+filters, filter log events, and Live Tail" (FilterAndPatternSyntax): terms and quoted phrases
+(case sensitive, substring match), `?term` OR, `-term` exclusion, standalone `%regex%`, JSON
+patterns `{ ... }` and space-delimited patterns `[ ... ]`, plus the metric transformation of a
+metric filter (metricValue, defaultValue, dimensions, unit).
+
+Pure standard library so it runs on both the controller (3.12) and LocalStack (3.13).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+__all__ = [
+    "CompiledPattern",
+    "Datapoint",
+    "FilterPatternError",
+    "LogEvent",
+    "MetricFilter",
+    "compile_pattern",
+]
+
+PatternKind = Literal["all", "terms", "regex", "json", "delimited"]
+Extracted = Mapping[str, str]
+EventPredicate = Callable[["LogEvent"], bool]
+
+
+class FilterPatternError(ValueError):
+    """A malformed filter pattern or metric transformation; the message suits an
+    InvalidParameterException."""
+
+
+class _Missing:
+    __slots__ = ()
+
+
+_MISSING: Any = _Missing()  # a selector that points at nothing (distinct from JSON null)
+_NOT_JSON: Any = _Missing()  # the message is not a JSON object
+
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_DELIMITED_FIELD = re.compile(r'"([^"]*)"|\[([^\]]*)\]|(\S+)')
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_POSITIONAL = re.compile(r"[1-9][0-9]*")
+# Characters the docs allow inside %regex% ("Supported regular expressions (regex) syntax"):
+# alphanumerics, the symbols _ # = @ / ; , - : and the operators ^ $ ? [ ] { } | \ * + .
+_REGEX_ALLOWED = re.compile(r"[A-Za-z0-9_#=@/;,:\-^$?\[\]{}|\\*+. ]*")
+_MAX_REGEXES_PER_PATTERN = 2  # "a limit of 2 regex for each filter pattern" (Quotas)
+_MAX_DIMENSIONS = 3
+
+
+class LogEvent:
+    """One log message, with the JSON document and space-delimited fields parsed at most once,
+    however many patterns look at it."""
+
+    __slots__ = ("_document", "_fields", "message")
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self._document: Any = None
+        self._fields: list[str] | None = None
+
+    def document(self) -> Any:
+        """The message as a JSON object, or _NOT_JSON (JSON patterns never match those)."""
+        if self._document is None:
+            self._document = _parse_json_object(self.message)
+        return self._document
+
+    def fields(self) -> list[str]:
+        """Space-delimited fields; text in "double quotes" or [brackets] is one field."""
+        if self._fields is None:
+            self._fields = [
+                quoted or bracketed or bare
+                for quoted, bracketed, bare in _DELIMITED_FIELD.findall(self.message)
+            ]
+        return self._fields
+
+
+def _parse_json_object(message: str) -> Any:
+    text = message.strip()
+    if not text.startswith("{"):  # cheap rejection of START/END/REPORT and prose lines
+        return _NOT_JSON
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return _NOT_JSON
+    return document if isinstance(document, dict) else _NOT_JSON
+
+
+# ---------------------------------------------------------------------------------- tokens
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: Literal["word", "quoted", "regex", "op", "and", "or", "(", ")", ",", "ellipsis"]
+    text: str
+    position: int
+
+
+_OPERATORS = ("!=", "<=", ">=", "=", "<", ">")
+_WORD_STOP = frozenset(' \t\r\n(),&|=!<>"')
+
+
+def _tokenize(body: str, pattern: str) -> list[_Token]:
+    """Tokens of the inside of a JSON `{...}` or space-delimited `[...]` pattern."""
+    tokens: list[_Token] = []
+    index = 0
+    while index < len(body):
+        char = body[index]
+        if char.isspace():
+            index += 1
+        elif body.startswith("...", index):
+            tokens.append(_Token("ellipsis", "...", index))
+            index += 3
+        elif body.startswith("&&", index):
+            tokens.append(_Token("and", "&&", index))
+            index += 2
+        elif body.startswith("||", index):
+            tokens.append(_Token("or", "||", index))
+            index += 2
+        elif char in "(),":
+            tokens.append(_Token(char, char, index))  # type: ignore[arg-type]
+            index += 1
+        elif char in "=!<>":
+            operator = next((op for op in _OPERATORS if body.startswith(op, index)), None)
+            if operator is None:
+                raise _error(pattern, f"unknown operator at {body[index : index + 2]!r}")
+            tokens.append(_Token("op", operator, index))
+            index += len(operator)
+        elif char == '"':
+            text, end = _read_quoted(body, index, pattern)
+            tokens.append(_Token("quoted", text, index))
+            index = end
+        elif char == "%":
+            end = body.find("%", index + 1)
+            if end < 0:
+                raise _error(pattern, "unterminated %regex%")
+            tokens.append(_Token("regex", body[index + 1 : end], index))
+            index = end + 1
+        elif char in "&|":
+            raise _error(pattern, f"single {char!r}; use && or ||")
+        else:
+            start = index
+            while index < len(body) and body[index] not in _WORD_STOP:
+                index += 1
+            tokens.append(_Token("word", body[start:index], start))
+    return tokens
+
+
+def _read_quoted(text: str, start: int, pattern: str) -> tuple[str, int]:
+    """The content of the double-quoted string at text[start]; \\" and \\\\ are escapes."""
+    chars: list[str] = []
+    index = start + 1
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text) and text[index + 1] in '"\\':
+            chars.append(text[index + 1])
+            index += 2
+        elif char == '"':
+            return "".join(chars), index + 1
+        else:
+            chars.append(char)
+            index += 1
+    raise _error(pattern, "unterminated double quote")
+
+
+def _error(pattern: str, reason: str) -> FilterPatternError:
+    return FilterPatternError(f"Invalid filter pattern {pattern!r}: {reason}")
+
+
+class _TokenStream:
+    def __init__(self, tokens: list[_Token], pattern: str) -> None:
+        self.tokens = tokens
+        self.index = 0
+        self.pattern = pattern
+
+    def peek(self) -> _Token | None:
+        return self.tokens[self.index] if self.index < len(self.tokens) else None
+
+    def take(self) -> _Token:
+        token = self.peek()
+        if token is None:
+            raise _error(self.pattern, "unexpected end of pattern")
+        self.index += 1
+        return token
+
+    def take_if(self, kind: str, text: str | None = None) -> _Token | None:
+        token = self.peek()
+        if token is not None and token.kind == kind and (text is None or token.text == text):
+            self.index += 1
+            return token
+        return None
+
+    def fail(self, reason: str) -> FilterPatternError:
+        token = self.peek()
+        where = f" at {token.text!r}" if token else " at end of pattern"
+        return _error(self.pattern, reason + where)
+
+
+# ---------------------------------------------------------------------------------- values
+
+
+def _wildcard_matcher(value: str) -> Callable[[str], bool]:
+    """String equality where a leading and/or trailing `*` matches any text (JSON "STRING":
+    `*Event` matches PutEvent, `Event*` EventId, while `Ev*ent` only the literal Ev*ent)."""
+    if value == "*":
+        return lambda text: True
+    prefix_wild, suffix_wild = value.startswith("*"), value.endswith("*")
+    core = value[1 if prefix_wild else None : -1 if suffix_wild else None]
+    if prefix_wild and suffix_wild:
+        return lambda text: core in text
+    if prefix_wild:
+        return lambda text: text.endswith(core)
+    if suffix_wild:
+        return lambda text: text.startswith(core)
+    return lambda text: text == core
+
+
+def _compile_regex(source: str, pattern: str) -> re.Pattern[str]:
+    if not source:
+        raise _error(pattern, "empty %regex%")
+    if not _REGEX_ALLOWED.fullmatch(source):
+        bad = sorted({c for c in source if not _REGEX_ALLOWED.fullmatch(c)})
+        raise _error(pattern, f"unsupported character(s) in %regex%: {''.join(bad)!r}")
+    try:
+        return re.compile(source)
+    except re.error as exc:
+        raise _error(pattern, f"invalid %regex%: {exc}") from None
+
+
+def _as_number(text: str) -> float | None:
+    if not _NUMBER.fullmatch(text):
+        return None
+    number = float(text)
+    return number if math.isfinite(number) else None
+
+
+def _json_number(value: Any) -> float | None:
+    if type(value) is int or type(value) is float:
+        return float(value)
+    return None
+
+
+def _json_text(value: Any) -> str | None:
+    """Text a string comparison sees: strings as they are, numbers as JSON writes them."""
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        return repr(value)
+    return None
+
+
+_ORDERINGS: dict[str, Callable[[float, float], bool]] = {
+    "<": float.__lt__,
+    ">": float.__gt__,
+    "<=": float.__le__,
+    ">=": float.__ge__,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _ValueTest:
+    """`op value` of one comparison, as a predicate over the text/number it is applied to."""
+
+    operator: str
+    number: float | None  # the literal is numeric
+    text_matches: Callable[[str], bool]
+    is_regex: bool
+
+
+def _value_test(operator: str, value: _Token, stream: _TokenStream) -> _ValueTest:
+    pattern = stream.pattern
+    if value.kind not in ("word", "quoted", "regex"):
+        raise _error(pattern, f"expected a value after {operator!r}, got {value.text!r}")
+    if operator in _ORDERINGS:
+        number = _as_number(value.text) if value.kind == "word" else None
+        if number is None:
+            raise _error(pattern, f"{operator!r} needs a number, got {value.text!r}")
+        return _ValueTest(operator, number, lambda text: False, False)
+    if value.kind == "regex":
+        regex = _compile_regex(value.text, pattern)
+        return _ValueTest(operator, None, lambda text: regex.search(text) is not None, True)
+    number = _as_number(value.text) if value.kind == "word" else None
+    return _ValueTest(operator, number, _wildcard_matcher(value.text), False)
+
+
+def _test_json_value(test: _ValueTest, value: Any) -> bool:
+    """A JSON comparison applies only to a value node (string, number, boolean): arrays,
+    objects, null and missing fields fail both `=` and `!=` (JSON special considerations)."""
+    if value is None or value is _MISSING or type(value) in (dict, list):
+        return False
+    if test.operator in _ORDERINGS:
+        number = _json_number(value)
+        return number is not None and _ORDERINGS[test.operator](number, test.number)  # type: ignore[arg-type]
+    equal = _equals(test, _json_number(value), _json_text(value))
+    return equal if test.operator == "=" else not equal
+
+
+def _test_field_value(test: _ValueTest, text: str) -> bool:
+    number = _as_number(text)
+    if test.operator in _ORDERINGS:
+        return number is not None and _ORDERINGS[test.operator](number, test.number)  # type: ignore[arg-type]
+    equal = _equals(test, number, text)
+    return equal if test.operator == "=" else not equal
+
+
+def _equals(test: _ValueTest, number: float | None, text: str | None) -> bool:
+    if test.number is not None and number is not None:
+        return number == test.number
+    return text is not None and test.text_matches(text)
+
+
+# ---------------------------------------------------------------------------------- JSON
+
+_PathStep = str | int
+
+
+def _parse_selector(text: str, pattern: str) -> tuple[_PathStep, ...]:
+    """`$.a.b[0][1].c` -> ("a", "b", 0, 1, "c"). Property selectors start at the root `$`;
+    array indexes must follow a property (JSON "SELECTOR")."""
+    if not text.startswith("$."):
+        raise _error(pattern, f"a JSON selector starts with '$.', got {text!r}")
+    steps: list[_PathStep] = []
+    for part in text[2:].split("."):
+        name, _, indexes = part.partition("[")
+        if not name:
+            raise _error(pattern, f"empty property name in selector {text!r}")
+        steps.append(name)
+        if indexes:
+            for index in ("[" + indexes)[1:].split("["):
+                if not index.endswith("]") or not index[:-1].isdigit():
+                    raise _error(pattern, f"array index must be [NUMBER] in selector {text!r}")
+                steps.append(int(index[:-1]))
+    return tuple(steps)
+
+
+def _resolve(document: Any, path: tuple[_PathStep, ...]) -> Any:
+    node = document
+    for step in path:
+        if type(step) is str:
+            if type(node) is not dict:
+                return _MISSING
+            node = node.get(step, _MISSING)
+            if node is _MISSING:
+                return _MISSING
+        else:
+            if type(node) is not list or step >= len(node):  # type: ignore[operator]
+                return _MISSING
+            node = node[step]  # type: ignore[index]
+    return node
+
+
+class _JsonParser:
+    """`{ expr }` with `||` below `&&` below parentheses ("JSON compound conditions")."""
+
+    def __init__(self, stream: _TokenStream) -> None:
+        self.stream = stream
+        self.regex_count = 0
+
+    def parse_or(self) -> Callable[[Any], bool]:
+        operands = [self.parse_and()]
+        while self.stream.take_if("or"):
+            operands.append(self.parse_and())
+        if len(operands) == 1:
+            return operands[0]
+        return lambda document: any(operand(document) for operand in operands)
+
+    def parse_and(self) -> Callable[[Any], bool]:
+        operands = [self.parse_primary()]
+        while self.stream.take_if("and"):
+            operands.append(self.parse_primary())
+        if len(operands) == 1:
+            return operands[0]
+        return lambda document: all(operand(document) for operand in operands)
+
+    def parse_primary(self) -> Callable[[Any], bool]:
+        stream = self.stream
+        if stream.take_if("("):
+            inner = self.parse_or()
+            if not stream.take_if(")"):
+                raise stream.fail("expected ')'")
+            return inner
+        selector = stream.take()
+        if selector.kind != "word" or not selector.text.startswith("$"):
+            raise _error(stream.pattern, f"expected a selector like $.field, got {selector.text!r}")
+        path = _parse_selector(selector.text, stream.pattern)
+        keyword = stream.peek()
+        if keyword is not None and keyword.kind == "word" and keyword.text in ("IS", "NOT"):
+            return self._parse_keyword_test(path)
+        operator = stream.take_if("op")
+        if operator is None:
+            raise stream.fail(f"expected an operator after {selector.text}")
+        value = stream.take()
+        if value.kind == "regex":
+            self.regex_count += 1
+        test = _value_test(operator.text, value, stream)
+        return lambda document: _test_json_value(test, _resolve(document, path))
+
+    def _parse_keyword_test(self, path: tuple[_PathStep, ...]) -> Callable[[Any], bool]:
+        stream = self.stream
+        first, second = stream.take().text, stream.take()
+        phrase = f"{first} {second.text}" if second.kind == "word" else first
+        if phrase == "IS NULL":
+            return lambda document: _resolve(document, path) is None
+        if phrase == "NOT EXISTS":
+            return lambda document: _resolve(document, path) is _MISSING
+        if phrase == "IS TRUE":
+            return lambda document: _resolve(document, path) is True
+        if phrase == "IS FALSE":
+            return lambda document: _resolve(document, path) is False
+        raise _error(
+            stream.pattern, f"unknown test {phrase!r} (IS NULL, IS TRUE, IS FALSE, NOT EXISTS)"
+        )
+
+
+def _compile_json(pattern: str, body: str) -> EventPredicate:
+    stream = _TokenStream(_tokenize(body, pattern), pattern)
+    if not stream.tokens:
+        raise _error(pattern, "empty JSON pattern")
+    parser = _JsonParser(stream)
+    test = parser.parse_or()
+    if stream.peek() is not None:
+        raise stream.fail("unexpected token")
+    if parser.regex_count > _MAX_REGEXES_PER_PATTERN:
+        raise _error(pattern, f"at most {_MAX_REGEXES_PER_PATTERN} %regex% per pattern")
+
+    def matches(event: LogEvent) -> bool:
+        document = event.document()
+        return document is not _NOT_JSON and test(document)
+
+    return matches
+
+
+# ---------------------------------------------------------------------------- space-delimited
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One comma-separated entry of `[...]`: `...`, an anonymous field, or a named field."""
+
+    is_ellipsis: bool
+    name: str | None
+
+
+_FieldCondition = Callable[[Mapping[str, str]], bool]
+
+
+class _DelimitedParser:
+    def __init__(self, stream: _TokenStream) -> None:
+        self.stream = stream
+        self.regex_count = 0
+        self.referenced: set[str] = set()
+
+    def parse(self) -> tuple[list[_Slot], list[_FieldCondition]]:
+        slots: list[_Slot] = []
+        conditions: list[_FieldCondition] = []
+        while True:
+            slot, condition = self.parse_slot()
+            slots.append(slot)
+            if condition is not None:
+                conditions.append(condition)
+            if self.stream.take_if(","):
+                continue
+            if self.stream.peek() is not None:
+                raise self.stream.fail("expected ',' between fields")
+            return slots, conditions
+
+    def parse_slot(self) -> tuple[_Slot, _FieldCondition | None]:
+        stream = self.stream
+        token = stream.peek()
+        if token is None or token.kind == ",":
+            return _Slot(False, None), None  # `[a,,b]` and a trailing comma: unnamed field
+        if stream.take_if("ellipsis"):
+            return _Slot(True, None), None
+        if token.kind != "word" or not _FIELD_NAME.fullmatch(token.text):
+            raise stream.fail("expected a field name")
+        name = token.text
+        following = (
+            stream.tokens[stream.index + 1] if stream.index + 1 < len(stream.tokens) else None
+        )
+        if following is None or following.kind == ",":
+            stream.take()
+            return _Slot(False, name), None
+        return _Slot(False, name), self.parse_or()
+
+    def parse_or(self) -> _FieldCondition:
+        operands = [self.parse_and()]
+        while self.stream.take_if("or"):
+            operands.append(self.parse_and())
+        if len(operands) == 1:
+            return operands[0]
+        return lambda fields: any(operand(fields) for operand in operands)
+
+    def parse_and(self) -> _FieldCondition:
+        operands = [self.parse_condition()]
+        while self.stream.take_if("and"):
+            operands.append(self.parse_condition())
+        if len(operands) == 1:
+            return operands[0]
+        return lambda fields: all(operand(fields) for operand in operands)
+
+    def parse_condition(self) -> _FieldCondition:
+        stream = self.stream
+        name = stream.take()
+        if name.kind != "word" or not _FIELD_NAME.fullmatch(name.text):
+            raise _error(stream.pattern, f"expected a field name, got {name.text!r}")
+        operator = stream.take_if("op")
+        if operator is None:
+            raise stream.fail(f"expected an operator after {name.text}")
+        value = stream.take()
+        if value.kind == "regex":
+            self.regex_count += 1
+        test = _value_test(operator.text, value, stream)
+        field = name.text
+        self.referenced.add(field)
+        return lambda fields: _test_field_value(test, fields[field])
+
+
+def _compile_delimited(
+    pattern: str, body: str
+) -> tuple[Callable[[LogEvent], Extracted | None], frozenset[str]]:
+    stream = _TokenStream(_tokenize(body, pattern), pattern)
+    parser = _DelimitedParser(stream)
+    slots, conditions = parser.parse()
+    names = [slot.name for slot in slots if slot.name]
+    if len(names) != len(set(names)):
+        raise _error(pattern, "a field name is used twice")
+    unknown = parser.referenced - set(names)
+    if unknown:
+        raise _error(pattern, f"condition on undeclared field(s) {sorted(unknown)}")
+    if parser.regex_count > _MAX_REGEXES_PER_PATTERN:
+        raise _error(pattern, f"at most {_MAX_REGEXES_PER_PATTERN} %regex% per pattern")
+    fixed = sum(1 for slot in slots if not slot.is_ellipsis)
+    has_ellipsis = fixed != len(slots)
+
+    def evaluate(event: LogEvent) -> Extracted | None:
+        values = event.fields()
+        if len(values) < fixed or (not has_ellipsis and len(values) != fixed):
+            return None
+        for positions in _assignments(slots, 0, 0, len(values)):
+            extracted = _extract(slots, positions, values)
+            if all(condition(extracted) for condition in conditions):
+                return {f"${name}": value for name, value in extracted.items()}
+        return None
+
+    return evaluate, frozenset(names)
+
+
+def _assignments(
+    slots: Sequence[_Slot], slot_index: int, position: int, count: int
+) -> Iterator[list[int]]:
+    """Every way to lay the slots over `count` fields: each field slot takes one field, each
+    ellipsis any number (0..n), left to right. Position -1 marks an ellipsis."""
+    if slot_index == len(slots):
+        if position == count:
+            yield []
+        return
+    remaining_fixed = sum(1 for slot in slots[slot_index + 1 :] if not slot.is_ellipsis)
+    if slots[slot_index].is_ellipsis:
+        for skip in range(count - position - remaining_fixed, -1, -1):
+            for rest in _assignments(slots, slot_index + 1, position + skip, count):
+                yield [-1, *rest]
+    elif position < count:
+        for rest in _assignments(slots, slot_index + 1, position + 1, count):
+            yield [position, *rest]
+
+
+def _extract(slots: Sequence[_Slot], positions: list[int], values: list[str]) -> dict[str, str]:
+    """Field values by name; unnamed fields and those under an ellipsis by 1-based position."""
+    extracted = {str(index + 1): value for index, value in enumerate(values)}
+    for slot, position in zip(slots, positions, strict=True):
+        if slot.name is not None:
+            del extracted[str(position + 1)]
+            extracted[slot.name] = values[position]
+    return extracted
+
+
+# ---------------------------------------------------------------------------------- terms
+
+
+def _compile_terms(pattern: str) -> EventPredicate:
+    """Unstructured patterns: every plain term must appear, no `-term` may, and if there are
+    `?term`s at least one must ("Matching terms in unstructured log events")."""
+    required: list[str] = []
+    any_of: list[str] = []
+    excluded: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char.isspace():
+            index += 1
+            continue
+        target = required
+        if char in "?-":
+            target = any_of if char == "?" else excluded
+            index += 1
+            while index < len(pattern) and pattern[index].isspace():
+                index += 1  # the docs write `"ERROR" - "Exiting"` with a space after the minus
+            if index == len(pattern):
+                raise _error(pattern, f"{char!r} without a term")
+        if pattern[index] == '"':
+            term, index = _read_quoted(pattern, index, pattern)
+        else:
+            start = index
+            while index < len(pattern) and not pattern[index].isspace() and pattern[index] != '"':
+                index += 1
+            term = pattern[start:index]
+        if not term:
+            raise _error(pattern, "empty quoted term")
+        target.append(term)
+
+    if not any_of and not excluded and len(required) == 1:
+        only = required[0]
+        return lambda event: only in event.message
+
+    def matches(event: LogEvent) -> bool:
+        message = event.message
+        return (
+            all(term in message for term in required)
+            and not any(term in message for term in excluded)
+            and (not any_of or any(term in message for term in any_of))
+        )
+
+    return matches
+
+
+# ---------------------------------------------------------------------------------- patterns
+
+
+class CompiledPattern:
+    """A parsed filter pattern. `evaluate` returns None for no match, else the extracted
+    values (named `$field`/`$N` fields of a space-delimited pattern, empty otherwise)."""
+
+    __slots__ = ("_extractor", "_predicate", "field_names", "kind", "pattern")
+
+    def __init__(
+        self,
+        pattern: str,
+        kind: PatternKind,
+        predicate: EventPredicate | None = None,
+        extractor: Callable[[LogEvent], Extracted | None] | None = None,
+        field_names: frozenset[str] = frozenset(),
+    ) -> None:
+        self.pattern = pattern
+        self.kind = kind
+        self._predicate = predicate
+        self._extractor = extractor
+        self.field_names = field_names
+
+    def evaluate(self, event: LogEvent) -> Extracted | None:
+        if self._extractor is not None:
+            return self._extractor(event)
+        if self._predicate is None or self._predicate(event):
+            return _NO_VALUES
+        return None
+
+    def matches(self, event: LogEvent | str) -> bool:
+        if isinstance(event, str):
+            event = LogEvent(event)
+        return self.evaluate(event) is not None
+
+
+_NO_VALUES: Extracted = {}
+
+
+@lru_cache(maxsize=1024)
+def compile_pattern(pattern: str) -> CompiledPattern:
+    """Parse a filter pattern; raises FilterPatternError when it is malformed."""
+    text = pattern.strip()
+    if not text:
+        return CompiledPattern(pattern, "all")
+    if text.startswith("{"):
+        if not text.endswith("}"):
+            raise _error(pattern, "a JSON pattern must end with '}'")
+        return CompiledPattern(pattern, "json", predicate=_compile_json(pattern, text[1:-1]))
+    if text.startswith("["):
+        if not text.endswith("]"):
+            raise _error(pattern, "a space-delimited pattern must end with ']'")
+        extractor, names = _compile_delimited(pattern, text[1:-1])
+        return CompiledPattern(pattern, "delimited", extractor=extractor, field_names=names)
+    if len(text) > 1 and text.startswith("%") and text.endswith("%"):
+        regex = _compile_regex(text[1:-1], pattern)
+        return CompiledPattern(
+            pattern, "regex", predicate=lambda event: regex.search(event.message) is not None
+        )
+    if len(text) > 2 and text.startswith('"') and text.endswith('"') and not text[1:-1].strip():
+        return CompiledPattern(pattern, "all")  # `" "` matches every event ("Matching everything")
+    return CompiledPattern(pattern, "terms", predicate=_compile_terms(pattern))
+
+
+# ---------------------------------------------------------------------------- metric filters
+
+
+@dataclass(frozen=True, slots=True)
+class Datapoint:
+    namespace: str
+    metric_name: str
+    value: float
+    unit: str | None
+    dimensions: tuple[tuple[str, str], ...]
+
+
+_ValueGetter = Callable[[LogEvent, Extracted], Any]
+
+
+def _selector_getter(selector: str, compiled: CompiledPattern, role: str) -> _ValueGetter:
+    """`$.path` reads the JSON event, `$name`/`$N` a space-delimited field."""
+    where = f"{role} {selector!r}"
+    if selector.startswith("$."):
+        if compiled.kind != "json":
+            raise FilterPatternError(f"Invalid {where}: $. selectors need a JSON filter pattern")
+        path = _parse_selector(selector, compiled.pattern)
+        return lambda event, extracted: _resolve(event.document(), path)
+    name = selector[1:]
+    if compiled.kind != "delimited" or not (
+        name in compiled.field_names or _POSITIONAL.fullmatch(name)
+    ):
+        raise FilterPatternError(
+            f"Invalid {where}: not a field of the space-delimited filter pattern"
+        )
+    return lambda event, extracted: extracted.get(selector, _MISSING)
+
+
+def _metric_number(value: Any) -> float | None:
+    """Only numbers become datapoints (a non-numeric metricValue publishes nothing)."""
+    if type(value) is str:
+        return _as_number(value.strip())
+    return _json_number(value)
+
+
+def _dimension_text(value: Any) -> str | None:
+    if type(value) is bool:
+        return "true" if value else "false"
+    text = _json_text(value)
+    return text if text else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Transformation:
+    namespace: str
+    metric_name: str
+    value: _ValueGetter | float
+    default_value: float | None
+    unit: str | None
+    dimensions: tuple[tuple[str, _ValueGetter], ...]
+
+    @property
+    def default_datapoint(self) -> Datapoint | None:
+        if self.default_value is None:
+            return None
+        return Datapoint(self.namespace, self.metric_name, self.default_value, self.unit, ())
+
+
+def _compile_transformation(spec: Mapping[str, Any], compiled: CompiledPattern) -> _Transformation:
+    raw_value = str(spec.get("metricValue", "")).strip()
+    value: _ValueGetter | float
+    if raw_value.startswith("$"):
+        value = _selector_getter(raw_value, compiled, "metricValue")
+    else:
+        number = _as_number(raw_value)
+        if number is None:
+            raise FilterPatternError(f"Invalid metricValue {raw_value!r}: a number or a $ selector")
+        value = number
+    dimensions_spec: Mapping[str, str] = spec.get("dimensions") or {}
+    if len(dimensions_spec) > _MAX_DIMENSIONS:
+        raise FilterPatternError(f"A metric filter can have at most {_MAX_DIMENSIONS} dimensions")
+    default = spec.get("defaultValue")
+    if dimensions_spec and default is not None:
+        raise FilterPatternError("defaultValue cannot be combined with dimensions")
+    dimensions = []
+    for key, selector in dimensions_spec.items():
+        if not str(selector).startswith("$"):
+            raise FilterPatternError(f"Invalid dimension {key!r}: its value must be a $ selector")
+        dimensions.append((key, _selector_getter(str(selector), compiled, f"dimension {key}")))
+    return _Transformation(
+        namespace=spec["metricNamespace"],
+        metric_name=spec["metricName"],
+        value=value,
+        default_value=None if default is None else float(default),
+        unit=spec.get("unit"),
+        dimensions=tuple(dimensions),
+    )
+
+
+class MetricFilter:
+    """A filter pattern with its metric transformations (the API's `metricTransformations`
+    shape), turning one log event into the datapoints CloudWatch Logs would publish."""
+
+    __slots__ = ("_defaults", "_transformations", "pattern")
+
+    def __init__(
+        self, filter_pattern: str, metric_transformations: Sequence[Mapping[str, Any]]
+    ) -> None:
+        self.pattern = compile_pattern(filter_pattern)
+        self._transformations = tuple(
+            _compile_transformation(spec, self.pattern) for spec in metric_transformations
+        )
+        self._defaults = tuple(
+            datapoint
+            for datapoint in (t.default_datapoint for t in self._transformations)
+            if datapoint is not None
+        )
+
+    def datapoints(self, event: LogEvent) -> Sequence[Datapoint]:
+        """The datapoints of one event: the metric value when it matches (nothing when that
+        value or a dimension is not there or not numeric), defaultValue when it does not."""
+        extracted = self.pattern.evaluate(event)
+        if extracted is None:
+            return self._defaults
+        datapoints: list[Datapoint] = []
+        for transformation in self._transformations:
+            value = transformation.value
+            number = value if type(value) is float else _metric_number(value(event, extracted))  # type: ignore[operator]
+            if number is None:
+                continue
+            dimensions = []
+            for key, getter in transformation.dimensions:
+                text = _dimension_text(getter(event, extracted))
+                if text is None:
+                    break
+                dimensions.append((key, text))
+            else:
+                datapoints.append(
+                    Datapoint(
+                        transformation.namespace,
+                        transformation.metric_name,
+                        number,
+                        transformation.unit,
+                        tuple(dimensions),
+                    )
+                )
+        return datapoints
