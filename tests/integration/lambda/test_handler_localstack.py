@@ -11,14 +11,14 @@ import logging
 import os
 import urllib.parse
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config as BotoConfig
 from image_processor.config import FunctionConfig
-from image_processor.errors import UnsupportedImageFormat
+from image_processor.errors import DeadlineTooClose, ImageTooLarge, UnsupportedImageFormat
 from image_processor.handler import ImageFunction
 from image_processor.observability import JsonFormatter
 from PIL import Image
@@ -168,3 +168,29 @@ def test_missing_object_is_unexpected_and_reraised(stack: Any) -> None:
         "CRITICAL", "unexpected", "NoSuchKey",
     )  # fmt: skip
     assert len(cloudwatch.calls) == 1
+
+
+def test_too_little_time_left_is_a_timeout_failure(stack: Any) -> None:
+    s3, cloudwatch, function, upload, processed, log = stack
+    data = jpeg()
+    s3.put_object(Bucket=upload, Key="late.jpg", Body=data)
+    with pytest.raises(DeadlineTooClose):
+        function.handle(
+            {"Records": [event_for(upload, "late.jpg", len(data))]},
+            Context("img-fn", remaining_ms=function.config.min_remaining_ms - 1),
+        )
+    assert json.loads(log.getvalue().splitlines()[-1])["error_category"] == "timeout"
+    assert "Contents" not in s3.list_objects_v2(Bucket=processed)
+    assert len(cloudwatch.calls) == 1
+
+
+def test_object_over_the_byte_limit_is_refused_before_download(stack: Any) -> None:
+    s3, _, function, upload, _, _ = stack
+    data = jpeg()
+    s3.put_object(Bucket=upload, Key="big.jpg", Body=data)
+    small = ImageFunction(replace(function.config, max_input_bytes=len(data) - 1), s3,
+                          function.cloudwatch, function.logger)  # fmt: skip
+    record = event_for(upload, "big.jpg", len(data))
+    del record["s3"]["object"]["size"]  # the size then comes from a HEAD request
+    with pytest.raises(ImageTooLarge, match="bytes"):
+        small.handle({"Records": [record]}, Context("img-fn"))
