@@ -97,7 +97,11 @@ def _dashboard(stack: Stack, args: argparse.Namespace) -> int:
             or panel.log_path
             or ", ".join(f"{name}={state}" for name, state in panel.alarm_states.items())
         )
-        console.print(f"  {panel.kind:<7} {escape(panel.title)[:40]:<40} {escape(detail)[:90]}")
+        console.print(
+            f"  {panel.kind:<7} {escape(panel.title[:30]):<30} {escape(detail)}",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
     console.print(f"wrote {png_path} and {html_path}")
     return 0
 

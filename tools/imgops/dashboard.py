@@ -50,6 +50,7 @@ HEADER_PX = 40
 DPI = 100
 PANEL_PAD = 0.12  # grid units kept free around each panel
 FONT_PT = 7
+TITLE_PX = 16
 STATE_COLORS = {
     "OK": "#2e7d32",
     "ALARM": "#c62828",
@@ -264,7 +265,15 @@ def render_dashboard(
     summaries: list[tuple[PanelSummary, Axes]] = []
     for index, (placement, panel) in enumerate(zip(placements, panels, strict=True)):
         left, bottom, width, height = figure_rect(placement, rows, PANEL_PAD)
-        axes = figure.add_axes((left, bottom * grid_share, width, height * grid_share))
+        margin_left, margin_bottom, margin_right = _margins(panel)
+        axes = figure.add_axes(
+            (
+                left + margin_left / width_px,
+                bottom * grid_share + margin_bottom / height_px,
+                width - (margin_left + margin_right) / width_px,
+                height * grid_share - (margin_bottom + TITLE_PX) / height_px,
+            )
+        )
         summary = PanelSummary(
             index,
             _kind(panel),
@@ -283,6 +292,13 @@ def render_dashboard(
             round(height_px - box.y0),
         )
     return RenderedDashboard(figure, [s for s, _ in summaries], width_px, height_px)
+
+
+def _margins(panel: Panel) -> tuple[int, int, int]:
+    """Pixels kept free left, below and right of the axes for tick labels (the title: TITLE_PX)."""
+    if isinstance(panel, MetricPanel) and panel.view != "singleValue":
+        return 44, 18, 6
+    return 2, 2, 2
 
 
 def _kind(panel: Panel) -> str:
