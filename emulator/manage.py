@@ -17,6 +17,7 @@ Standard library only; runs on any Python 3.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -180,10 +181,8 @@ def stop(settings: Settings) -> int:
         say(f"stopped (pid {pid})")
     leftovers = workers(settings)
     for worker in leftovers:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(worker, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     if leftovers:
         say(f"killed {len(leftovers)} leftover Lambda worker process(es)")
     settings.pid_file.unlink(missing_ok=True)

@@ -11,6 +11,7 @@ out, ran out of memory or died, and publishes the ``AWS/Lambda`` metrics LocalSt
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -81,7 +82,7 @@ class _Spawner:
         while True:
             kwargs, future = self._requests.get()
             try:
-                future.set_result(subprocess.Popen(**kwargs))  # noqa: S603
+                future.set_result(subprocess.Popen(**kwargs))
             except Exception as e:
                 future.set_exception(e)
 
@@ -199,19 +200,15 @@ class _Worker:
 
     def kill(self) -> None:
         """SIGKILL the worker's whole session (anything the function started, too)."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait()
         # Let the reader threads drain what the worker wrote before it died.
         with self._output_lock:
             self._end_of_output.wait_for(lambda: self._output_closed, timeout=2)
         for stream in (self._requests, self.process.stdout):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
 
 
 class LocalRuntimeExecutor(RuntimeExecutor):
@@ -552,7 +549,7 @@ def _error_payload(error: dict[str, Any], request_id: str) -> bytes:
 def _exit_reason(exit_code: int | None) -> str:
     if exit_code is None or exit_code >= 0:
         return f"exit status {exit_code}"
-    # Go's os/exec wording, as the AWS init prints it: "signal: killed", "signal: segmentation fault"
+    # Go's os/exec wording, as AWS's init prints it: "signal: killed", "signal: segmentation fault"
     return f"signal: {(signal.strsignal(-exit_code) or str(-exit_code)).lower()}"
 
 

@@ -21,7 +21,8 @@ import signal
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # Written to stdout after each invocation's output so the executor knows that everything the
 # invocation printed has been read (stdout and the reply pipe are not ordered with each other).
