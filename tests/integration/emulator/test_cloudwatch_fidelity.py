@@ -46,7 +46,7 @@ def aws() -> Callable[[str], Any]:
             region_name="us-east-1",
             aws_access_key_id="test",
             aws_secret_access_key="test",
-            config=Config(retries={"max_attempts": 1}),
+            config=Config(retries={"total_max_attempts": 1}),  # count every 429
         )
 
     return client
@@ -489,5 +489,15 @@ def test_throttles_are_published_when_reserved_concurrency_is_exhausted(
         by_resource = [*by_function, _dimension("Resource", name)]
         _wait_for(lambda: throttles(by_function) == throttled, 15, "Throttles by FunctionName")
         assert throttles(by_resource) == throttled
+
+        # Async: every attempt of the event poller that finds no free slot is a throttle.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            busy = pool.submit(invoke, 0)
+            time.sleep(1)  # the sync invocation now holds the only slot for 4 s
+            lambda_.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+            assert busy.result() == "ok"
+        _wait_for(
+            lambda: throttles(by_function) > throttled, 20, "a throttle of the async invocation"
+        )
     finally:
         lambda_.delete_function(FunctionName=name)

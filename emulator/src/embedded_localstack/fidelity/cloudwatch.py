@@ -41,7 +41,9 @@ MAX_EVALUATION_INTERVAL = 60
 ALARM_QUERY_ID = "alarm_metric"
 
 
-@hooks.on_infra_start()
+# Named like its entry point: plux keys hooks by name, and every fidelity module's hook is
+# called ``install``, so an unnamed one would shadow (or be shadowed by) the others.
+@hooks.on_infra_start(name="embedded_cloudwatch_fidelity")
 def install() -> None:
     # Imported here: the hook module is loaded by every LocalStack start, services or not.
     from localstack.services.cloudwatch import alarm_scheduler, provider_v2
