@@ -652,9 +652,9 @@ def decide_alarm_state(
 
     - breaching / notBreaching: the last N periods count, missing ones as that treatment says.
     - missing / ignore: the most recent N existing points count; none at all is
-      INSUFFICIENT_DATA (missing) or no change (ignore). The "premature alarm" rule applies:
-      if the oldest existing point of the last N periods is at least M periods old and every
-      existing point after it breaches, the alarm fires (missing) or holds (ignore).
+      INSUFFICIENT_DATA (missing) or no change (ignore). With fewer than M points, the
+      "premature alarm" rule applies: if the oldest existing point is M periods old and every
+      point breaches, the alarm fires (missing) or holds (ignore).
     """
     if treat_missing_data not in TREAT_MISSING_DATA:
         raise MetricMathError(f"Unsupported TreatMissingData {treat_missing_data!r}.")
@@ -678,10 +678,15 @@ def decide_alarm_state(
     if breaching >= datapoints_to_alarm:
         return AlarmDecision("ALARM", recent, breaching)
 
-    in_window = [(age, value) for age, (_, value) in enumerate(reversed(window), start=1)]
-    in_window = [(age, value) for age, value in in_window if value is not None]
-    oldest_age = max((age for age, _ in in_window), default=0)
-    if oldest_age >= datapoints_to_alarm and all(breaches(value) for _, value in in_window):
+    # Premature alarm: every existing point lies in the last M periods, the one exactly M
+    # periods old among them, and all of them breach.
+    older, last_m = points[:-datapoints_to_alarm], points[-datapoints_to_alarm:]
+    oldest_of_last_m = last_m[0][1] if len(last_m) == datapoints_to_alarm else None
+    if (
+        all(value is None for _, value in older)
+        and oldest_of_last_m is not None
+        and all(breaches(value) for _, value in last_m if value is not None)
+    ):
         state = "ALARM" if treat_missing_data == "missing" else None
         return AlarmDecision(state, recent, breaching, treat_missing_data)
     return AlarmDecision("OK", recent, breaching)
