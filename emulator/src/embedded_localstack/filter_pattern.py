@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 __all__ = [
     "CompiledPattern",
@@ -30,7 +30,7 @@ __all__ = [
 
 PatternKind = Literal["all", "terms", "regex", "json", "delimited"]
 Extracted = Mapping[str, str]
-EventPredicate = Callable[["LogEvent"], bool]
+Evaluator = Callable[["LogEvent"], "Extracted | None"]
 
 
 class FilterPatternError(ValueError):
@@ -306,10 +306,10 @@ def _test_json_value(test: _ValueTest, value: Any) -> bool:
 
 
 def _test_field_value(test: _ValueTest, text: str) -> bool:
-    number = _as_number(text)
     if test.operator in _ORDERINGS:
+        number = _as_number(text)
         return number is not None and _ORDERINGS[test.operator](number, test.number)  # type: ignore[arg-type]
-    equal = _equals(test, number, text)
+    equal = _equals(test, None if test.number is None else _as_number(text), text)
     return equal if test.operator == "=" else not equal
 
 
@@ -359,6 +359,70 @@ def _resolve(document: Any, path: tuple[_PathStep, ...]) -> Any:
     return node
 
 
+@dataclass(frozen=True, slots=True)
+class _Condition:
+    """A compiled (sub)expression and the literals any matching message must contain: they let
+    most events be rejected with a substring test, before any parsing."""
+
+    test: Callable[[Any], bool]
+    required: frozenset[str]
+
+
+def _all_of(operands: list[_Condition]) -> _Condition:
+    if len(operands) == 1:
+        return operands[0]
+    tests = tuple(operand.test for operand in operands)
+    return _Condition(
+        lambda subject: all(test(subject) for test in tests),
+        frozenset().union(*(operand.required for operand in operands)),
+    )
+
+
+def _any_of(operands: list[_Condition]) -> _Condition:
+    if len(operands) == 1:
+        return operands[0]
+    tests = tuple(operand.test for operand in operands)
+    return _Condition(
+        lambda subject: any(test(subject) for test in tests),
+        frozenset.intersection(*(operand.required for operand in operands)),
+    )
+
+
+def _literal_of(test: _ValueTest, value: _Token) -> frozenset[str]:
+    """The text an `=` comparison needs to find in the raw message."""
+    if test.operator != "=" or test.is_regex or test.number is not None:
+        return frozenset()
+    core = value.text.strip("*")
+    return frozenset((core,)) if core else frozenset()
+
+
+_VALUE_NODE_TYPES = (str, int, float, bool)
+
+
+def _json_comparison(
+    path: tuple[_PathStep, ...], test: _ValueTest, value: _Token
+) -> Callable[[Any], bool]:
+    """Specialised for the usual one-property selector; the general path otherwise."""
+    if len(path) != 1:
+        return lambda document: _test_json_value(test, _resolve(document, path))
+    key = path[0]
+    is_plain_text = not test.is_regex and _as_number(value.text) is None and "*" not in value.text
+    if test.operator == "=" and is_plain_text:
+        literal = value.text  # only a JSON string can equal a non-numeric literal
+        return lambda document: document.get(key) == literal
+    if test.operator == "=" and value.text == "*":
+        return lambda document: type(document.get(key)) in _VALUE_NODE_TYPES
+    if test.operator in _ORDERINGS:
+        compare, bound = _ORDERINGS[test.operator], test.number
+
+        def ordered(document: Any) -> bool:
+            number = document.get(key)
+            return (type(number) is int or type(number) is float) and compare(float(number), bound)  # type: ignore[arg-type]
+
+        return ordered
+    return lambda document: _test_json_value(test, document.get(key, _MISSING))
+
+
 class _JsonParser:
     """`{ expr }` with `||` below `&&` below parentheses ("JSON compound conditions")."""
 
@@ -366,23 +430,19 @@ class _JsonParser:
         self.stream = stream
         self.regex_count = 0
 
-    def parse_or(self) -> Callable[[Any], bool]:
+    def parse_or(self) -> _Condition:
         operands = [self.parse_and()]
         while self.stream.take_if("or"):
             operands.append(self.parse_and())
-        if len(operands) == 1:
-            return operands[0]
-        return lambda document: any(operand(document) for operand in operands)
+        return _any_of(operands)
 
-    def parse_and(self) -> Callable[[Any], bool]:
+    def parse_and(self) -> _Condition:
         operands = [self.parse_primary()]
         while self.stream.take_if("and"):
             operands.append(self.parse_primary())
-        if len(operands) == 1:
-            return operands[0]
-        return lambda document: all(operand(document) for operand in operands)
+        return _all_of(operands)
 
-    def parse_primary(self) -> Callable[[Any], bool]:
+    def parse_primary(self) -> _Condition:
         stream = self.stream
         if stream.take_if("("):
             inner = self.parse_or()
@@ -393,9 +453,11 @@ class _JsonParser:
         if selector.kind != "word" or not selector.text.startswith("$"):
             raise _error(stream.pattern, f"expected a selector like $.field, got {selector.text!r}")
         path = _parse_selector(selector.text, stream.pattern)
+        # Unless escaped (then the message has a backslash), keys appear verbatim in the JSON.
+        keys = frozenset(f'"{step}"' for step in path if type(step) is str)
         keyword = stream.peek()
         if keyword is not None and keyword.kind == "word" and keyword.text in ("IS", "NOT"):
-            return self._parse_keyword_test(path)
+            return self._parse_keyword_test(path, keys)
         operator = stream.take_if("op")
         if operator is None:
             raise stream.fail(f"expected an operator after {selector.text}")
@@ -403,41 +465,47 @@ class _JsonParser:
         if value.kind == "regex":
             self.regex_count += 1
         test = _value_test(operator.text, value, stream)
-        return lambda document: _test_json_value(test, _resolve(document, path))
+        return _Condition(_json_comparison(path, test, value), keys | _literal_of(test, value))
 
-    def _parse_keyword_test(self, path: tuple[_PathStep, ...]) -> Callable[[Any], bool]:
+    def _parse_keyword_test(self, path: tuple[_PathStep, ...], keys: frozenset[str]) -> _Condition:
         stream = self.stream
         first, second = stream.take().text, stream.take()
         phrase = f"{first} {second.text}" if second.kind == "word" else first
         if phrase == "IS NULL":
-            return lambda document: _resolve(document, path) is None
+            return _Condition(lambda document: _resolve(document, path) is None, keys)
         if phrase == "NOT EXISTS":
-            return lambda document: _resolve(document, path) is _MISSING
+            return _Condition(lambda document: _resolve(document, path) is _MISSING, frozenset())
         if phrase == "IS TRUE":
-            return lambda document: _resolve(document, path) is True
+            return _Condition(lambda document: _resolve(document, path) is True, keys)
         if phrase == "IS FALSE":
-            return lambda document: _resolve(document, path) is False
+            return _Condition(lambda document: _resolve(document, path) is False, keys)
         raise _error(
             stream.pattern, f"unknown test {phrase!r} (IS NULL, IS TRUE, IS FALSE, NOT EXISTS)"
         )
 
 
-def _compile_json(pattern: str, body: str) -> EventPredicate:
+def _compile_json(pattern: str, body: str) -> Evaluator:
     stream = _TokenStream(_tokenize(body, pattern), pattern)
     if not stream.tokens:
         raise _error(pattern, "empty JSON pattern")
     parser = _JsonParser(stream)
-    test = parser.parse_or()
+    condition = parser.parse_or()
     if stream.peek() is not None:
         raise stream.fail("unexpected token")
     if parser.regex_count > _MAX_REGEXES_PER_PATTERN:
         raise _error(pattern, f"at most {_MAX_REGEXES_PER_PATTERN} %regex% per pattern")
+    test, required = condition.test, tuple(condition.required)
 
-    def matches(event: LogEvent) -> bool:
+    def evaluate(event: LogEvent) -> Extracted | None:
+        message = event.message
+        if "\\" not in message:
+            for literal in required:
+                if literal not in message:
+                    return None
         document = event.document()
-        return document is not _NOT_JSON and test(document)
+        return _NO_VALUES if document is not _NOT_JSON and test(document) else None
 
-    return matches
+    return evaluate
 
 
 # ---------------------------------------------------------------------------- space-delimited
@@ -451,18 +519,21 @@ class _Slot:
     name: str | None
 
 
-_FieldCondition = Callable[[Mapping[str, str]], bool]
+@dataclass(frozen=True, slots=True)
+class _SlotCondition:
+    condition: _Condition  # tests a mapping of field name -> value
+    names: frozenset[str]  # the fields it reads
 
 
 class _DelimitedParser:
     def __init__(self, stream: _TokenStream) -> None:
         self.stream = stream
         self.regex_count = 0
-        self.referenced: set[str] = set()
+        self.names_read: set[str] = set()
 
-    def parse(self) -> tuple[list[_Slot], list[_FieldCondition]]:
+    def parse(self) -> tuple[list[_Slot], list[_SlotCondition]]:
         slots: list[_Slot] = []
-        conditions: list[_FieldCondition] = []
+        conditions: list[_SlotCondition] = []
         while True:
             slot, condition = self.parse_slot()
             slots.append(slot)
@@ -474,7 +545,7 @@ class _DelimitedParser:
                 raise self.stream.fail("expected ',' between fields")
             return slots, conditions
 
-    def parse_slot(self) -> tuple[_Slot, _FieldCondition | None]:
+    def parse_slot(self) -> tuple[_Slot, _SlotCondition | None]:
         stream = self.stream
         token = stream.peek()
         if token is None or token.kind == ",":
@@ -490,25 +561,23 @@ class _DelimitedParser:
         if following is None or following.kind == ",":
             stream.take()
             return _Slot(False, name), None
-        return _Slot(False, name), self.parse_or()
+        self.names_read = set()
+        condition = self.parse_or()
+        return _Slot(False, name), _SlotCondition(condition, frozenset(self.names_read))
 
-    def parse_or(self) -> _FieldCondition:
+    def parse_or(self) -> _Condition:
         operands = [self.parse_and()]
         while self.stream.take_if("or"):
             operands.append(self.parse_and())
-        if len(operands) == 1:
-            return operands[0]
-        return lambda fields: any(operand(fields) for operand in operands)
+        return _any_of(operands)
 
-    def parse_and(self) -> _FieldCondition:
+    def parse_and(self) -> _Condition:
         operands = [self.parse_condition()]
         while self.stream.take_if("and"):
             operands.append(self.parse_condition())
-        if len(operands) == 1:
-            return operands[0]
-        return lambda fields: all(operand(fields) for operand in operands)
+        return _all_of(operands)
 
-    def parse_condition(self) -> _FieldCondition:
+    def parse_condition(self) -> _Condition:
         stream = self.stream
         name = stream.take()
         if name.kind != "word" or not _FIELD_NAME.fullmatch(name.text):
@@ -521,73 +590,159 @@ class _DelimitedParser:
             self.regex_count += 1
         test = _value_test(operator.text, value, stream)
         field = name.text
-        self.referenced.add(field)
-        return lambda fields: _test_field_value(test, fields[field])
+        self.names_read.add(field)
+        return _Condition(
+            lambda fields: _test_field_value(test, fields[field]), _literal_of(test, value)
+        )
 
 
-def _compile_delimited(
-    pattern: str, body: str
-) -> tuple[Callable[[LogEvent], Extracted | None], frozenset[str]]:
+def _compile_delimited(pattern: str, body: str) -> tuple[Evaluator, frozenset[str]]:
     stream = _TokenStream(_tokenize(body, pattern), pattern)
     parser = _DelimitedParser(stream)
     slots, conditions = parser.parse()
     names = [slot.name for slot in slots if slot.name]
     if len(names) != len(set(names)):
         raise _error(pattern, "a field name is used twice")
-    unknown = parser.referenced - set(names)
+    unknown = frozenset().union(*(c.names for c in conditions)) - set(names)
     if unknown:
         raise _error(pattern, f"condition on undeclared field(s) {sorted(unknown)}")
     if parser.regex_count > _MAX_REGEXES_PER_PATTERN:
         raise _error(pattern, f"at most {_MAX_REGEXES_PER_PATTERN} %regex% per pattern")
-    fixed = sum(1 for slot in slots if not slot.is_ellipsis)
-    has_ellipsis = fixed != len(slots)
+    layout = _Layout(slots)
+    # Conditions on fields before the first or after the last `...` are checked once per
+    # event; only those between two ellipses are tried for every placement.
+    early = [c.condition.test for c in conditions if c.names <= layout.anchored_names]
+    late = [c.condition.test for c in conditions if not c.names <= layout.anchored_names]
+    required = tuple(frozenset().union(*(c.condition.required for c in conditions)))
 
     def evaluate(event: LogEvent) -> Extracted | None:
+        message = event.message
+        for literal in required:
+            if literal not in message:
+                return None
         values = event.fields()
-        if len(values) < fixed or (not has_ellipsis and len(values) != fixed):
+        anchored = layout.anchored(values)
+        if anchored is None or not all(test(anchored) for test in early):
             return None
-        for positions in _assignments(slots, 0, 0, len(values)):
-            extracted = _extract(slots, positions, values)
-            if all(condition(extracted) for condition in conditions):
-                return {f"${name}": value for name, value in extracted.items()}
+        for positions in layout.placements(len(values)):
+            fields = anchored | {name: values[position] for name, position in positions.items()}
+            if all(test(fields) for test in late):
+                return layout.extract(values, anchored, positions)
         return None
 
     return evaluate, frozenset(names)
 
 
+class _Layout:
+    """Where the slots of a space-delimited pattern fall on the fields of one event."""
+
+    def __init__(self, slots: Sequence[_Slot]) -> None:
+        ellipses = [index for index, slot in enumerate(slots) if slot.is_ellipsis]
+        first = ellipses[0] if ellipses else len(slots)
+        last = ellipses[-1] if ellipses else len(slots)
+        self.left = [(index, slot.name) for index, slot in enumerate(slots[:first]) if slot.name]
+        tail = slots[last + 1 :] if ellipses else []
+        self.right = [
+            (len(tail) - index, slot.name) for index, slot in enumerate(tail) if slot.name
+        ]
+        self.middle = list(slots[first + 1 : last]) if ellipses else []
+        self.minimum = sum(1 for slot in slots if not slot.is_ellipsis)
+        self.exact = not ellipses
+        self.head, self.tail = first, len(tail)
+        self.anchored_names = frozenset(name for _, name in self.left + self.right)
+
+    def anchored(self, values: list[str]) -> dict[str, str] | None:
+        count = len(values)
+        if count < self.minimum or (self.exact and count != self.minimum):
+            return None
+        fields = {name: values[index] for index, name in self.left}
+        fields.update((name, values[count - offset]) for offset, name in self.right)
+        return fields
+
+    def placements(self, count: int) -> Iterator[dict[str, int]]:
+        """Positions of the named middle slots, for every way the ellipses can stretch."""
+        if not self.middle:
+            yield {}
+            return
+        if not any(slot.is_ellipsis for slot in self.middle):  # one contiguous block
+            named = [(offset, slot.name) for offset, slot in enumerate(self.middle) if slot.name]
+            for start in range(self.head, count - self.tail - len(self.middle) + 1):
+                yield {name: start + offset for offset, name in named}
+            return
+        for positions in _assignments(self.middle, 0, self.head, count - self.tail):
+            yield {
+                slot.name: position
+                for slot, position in zip(self.middle, positions, strict=True)
+                if slot.name is not None
+            }
+
+    def extract(
+        self, values: list[str], anchored: Mapping[str, str], middle: Mapping[str, int]
+    ) -> Extracted:
+        named = {f"${name}": value for name, value in anchored.items()}
+        named.update({f"${name}": values[position] for name, position in middle.items()})
+        count = len(values)
+        positions = {index for index, _ in self.left}
+        positions.update(count - offset for offset, _ in self.right)
+        positions.update(middle.values())
+        return _DelimitedFields(values, named, positions)
+
+
+class _DelimitedFields(Mapping[str, str]):
+    """Named fields as $name, the others (and those under an ellipsis) as $N, 1-based; the
+    positional ones are only built when someone asks for all of them (TestMetricFilter)."""
+
+    __slots__ = ("_named", "_named_positions", "_values")
+
+    def __init__(self, values: list[str], named: dict[str, str], positions: set[int]) -> None:
+        self._values, self._named, self._named_positions = values, named, positions
+
+    def __getitem__(self, key: str) -> str:
+        if key in self._named:
+            return self._named[key]
+        index = int(key[1:]) - 1 if _POSITIONAL.fullmatch(key[1:]) else -1
+        if 0 <= index < len(self._values) and index not in self._named_positions:
+            return self._values[index]
+        raise KeyError(key)
+
+    def _all(self) -> dict[str, str]:
+        unnamed = {
+            f"${index + 1}": value
+            for index, value in enumerate(self._values)
+            if index not in self._named_positions
+        }
+        return unnamed | self._named
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
 def _assignments(
-    slots: Sequence[_Slot], slot_index: int, position: int, count: int
+    slots: Sequence[_Slot], slot_index: int, position: int, end: int, may_skip: bool = True
 ) -> Iterator[list[int]]:
-    """Every way to lay the slots over `count` fields: each field slot takes one field, each
-    ellipsis any number (0..n), left to right. Position -1 marks an ellipsis."""
+    """Every way to lay `slots` over the fields [position, end) that lie between two ellipses:
+    a field slot takes one field, an ellipsis any number (-1 marks it), earliest first."""
     if slot_index == len(slots):
-        if position == count:
-            yield []
+        yield []
         return
-    remaining_fixed = sum(1 for slot in slots[slot_index + 1 :] if not slot.is_ellipsis)
     if slots[slot_index].is_ellipsis:
-        for skip in range(count - position - remaining_fixed, -1, -1):
-            for rest in _assignments(slots, slot_index + 1, position + skip, count):
-                yield [-1, *rest]
-    elif position < count:
-        for rest in _assignments(slots, slot_index + 1, position + 1, count):
-            yield [position, *rest]
-
-
-def _extract(slots: Sequence[_Slot], positions: list[int], values: list[str]) -> dict[str, str]:
-    """Field values by name; unnamed fields and those under an ellipsis by 1-based position."""
-    extracted = {str(index + 1): value for index, value in enumerate(values)}
-    for slot, position in zip(slots, positions, strict=True):
-        if slot.name is not None:
-            del extracted[str(position + 1)]
-            extracted[slot.name] = values[position]
-    return extracted
+        for rest in _assignments(slots, slot_index + 1, position, end, True):
+            yield [-1, *rest]
+        return
+    remaining_fixed = sum(1 for slot in slots[slot_index:] if not slot.is_ellipsis)
+    last_start = end - remaining_fixed if may_skip else min(position, end - remaining_fixed)
+    for start in range(position, last_start + 1):
+        for rest in _assignments(slots, slot_index + 1, start + 1, end, False):
+            yield [start, *rest]
 
 
 # ---------------------------------------------------------------------------------- terms
 
 
-def _compile_terms(pattern: str) -> EventPredicate:
+def _compile_terms(pattern: str) -> Evaluator:
     """Unstructured patterns: every plain term must appear, no `-term` may, and if there are
     `?term`s at least one must ("Matching terms in unstructured log events")."""
     required: list[str] = []
@@ -620,17 +775,24 @@ def _compile_terms(pattern: str) -> EventPredicate:
 
     if not any_of and not excluded and len(required) == 1:
         only = required[0]
-        return lambda event: only in event.message
+        return lambda event: _NO_VALUES if only in event.message else None
 
-    def matches(event: LogEvent) -> bool:
+    def evaluate(event: LogEvent) -> Extracted | None:  # plain loops: faster than all()/any()
         message = event.message
-        return (
-            all(term in message for term in required)
-            and not any(term in message for term in excluded)
-            and (not any_of or any(term in message for term in any_of))
-        )
+        for term in required:
+            if term not in message:
+                return None
+        for term in excluded:
+            if term in message:
+                return None
+        if not any_of:
+            return _NO_VALUES
+        for term in any_of:
+            if term in message:
+                return _NO_VALUES
+        return None
 
-    return matches
+    return evaluate
 
 
 # ---------------------------------------------------------------------------------- patterns
@@ -640,28 +802,19 @@ class CompiledPattern:
     """A parsed filter pattern. `evaluate` returns None for no match, else the extracted
     values (named `$field`/`$N` fields of a space-delimited pattern, empty otherwise)."""
 
-    __slots__ = ("_extractor", "_predicate", "field_names", "kind", "pattern")
+    __slots__ = ("evaluate", "field_names", "kind", "pattern")
 
     def __init__(
         self,
         pattern: str,
         kind: PatternKind,
-        predicate: EventPredicate | None = None,
-        extractor: Callable[[LogEvent], Extracted | None] | None = None,
+        evaluate: Evaluator,
         field_names: frozenset[str] = frozenset(),
     ) -> None:
         self.pattern = pattern
         self.kind = kind
-        self._predicate = predicate
-        self._extractor = extractor
+        self.evaluate = evaluate
         self.field_names = field_names
-
-    def evaluate(self, event: LogEvent) -> Extracted | None:
-        if self._extractor is not None:
-            return self._extractor(event)
-        if self._predicate is None or self._predicate(event):
-            return _NO_VALUES
-        return None
 
     def matches(self, event: LogEvent | str) -> bool:
         if isinstance(event, str):
@@ -677,31 +830,36 @@ def compile_pattern(pattern: str) -> CompiledPattern:
     """Parse a filter pattern; raises FilterPatternError when it is malformed."""
     text = pattern.strip()
     if not text:
-        return CompiledPattern(pattern, "all")
+        return CompiledPattern(pattern, "all", _match_all)
     if text.startswith("{"):
         if not text.endswith("}"):
             raise _error(pattern, "a JSON pattern must end with '}'")
-        return CompiledPattern(pattern, "json", predicate=_compile_json(pattern, text[1:-1]))
+        return CompiledPattern(pattern, "json", _compile_json(pattern, text[1:-1]))
     if text.startswith("["):
         if not text.endswith("]"):
             raise _error(pattern, "a space-delimited pattern must end with ']'")
-        extractor, names = _compile_delimited(pattern, text[1:-1])
-        return CompiledPattern(pattern, "delimited", extractor=extractor, field_names=names)
+        evaluate, names = _compile_delimited(pattern, text[1:-1])
+        return CompiledPattern(pattern, "delimited", evaluate, names)
     if len(text) > 1 and text.startswith("%") and text.endswith("%"):
         regex = _compile_regex(text[1:-1], pattern)
         return CompiledPattern(
-            pattern, "regex", predicate=lambda event: regex.search(event.message) is not None
+            pattern, "regex", lambda event: _NO_VALUES if regex.search(event.message) else None
         )
     if len(text) > 2 and text.startswith('"') and text.endswith('"') and not text[1:-1].strip():
-        return CompiledPattern(pattern, "all")  # `" "` matches every event ("Matching everything")
-    return CompiledPattern(pattern, "terms", predicate=_compile_terms(pattern))
+        return CompiledPattern(
+            pattern, "all", _match_all
+        )  # `" "` matches every event ("Matching everything")
+    return CompiledPattern(pattern, "terms", _compile_terms(pattern))
+
+
+def _match_all(event: LogEvent) -> Extracted:
+    return _NO_VALUES
 
 
 # ---------------------------------------------------------------------------- metric filters
 
 
-@dataclass(frozen=True, slots=True)
-class Datapoint:
+class Datapoint(NamedTuple):  # a NamedTuple: built per matching event, and cheap to build
     namespace: str
     metric_name: str
     value: float
@@ -719,6 +877,9 @@ def _selector_getter(selector: str, compiled: CompiledPattern, role: str) -> _Va
         if compiled.kind != "json":
             raise FilterPatternError(f"Invalid {where}: $. selectors need a JSON filter pattern")
         path = _parse_selector(selector, compiled.pattern)
+        if len(path) == 1:
+            key = path[0]
+            return lambda event, extracted: event.document().get(key, _MISSING)
         return lambda event, extracted: _resolve(event.document(), path)
     name = selector[1:]
     if compiled.kind != "delimited" or not (
@@ -795,7 +956,7 @@ class MetricFilter:
     """A filter pattern with its metric transformations (the API's `metricTransformations`
     shape), turning one log event into the datapoints CloudWatch Logs would publish."""
 
-    __slots__ = ("_defaults", "_transformations", "pattern")
+    __slots__ = ("_constant", "_defaults", "_evaluate", "_transformations", "pattern")
 
     def __init__(
         self, filter_pattern: str, metric_transformations: Sequence[Mapping[str, Any]]
@@ -809,13 +970,25 @@ class MetricFilter:
             for datapoint in (t.default_datapoint for t in self._transformations)
             if datapoint is not None
         )
+        self._evaluate = self.pattern.evaluate
+        # Counting filters (literal value, no dimensions) publish the same datapoints each match.
+        self._constant = (
+            tuple(
+                Datapoint(t.namespace, t.metric_name, t.value, t.unit, ())  # type: ignore[arg-type]
+                for t in self._transformations
+            )
+            if all(type(t.value) is float and not t.dimensions for t in self._transformations)
+            else None
+        )
 
     def datapoints(self, event: LogEvent) -> Sequence[Datapoint]:
         """The datapoints of one event: the metric value when it matches (nothing when that
         value or a dimension is not there or not numeric), defaultValue when it does not."""
-        extracted = self.pattern.evaluate(event)
+        extracted = self._evaluate(event)
         if extracted is None:
             return self._defaults
+        if self._constant is not None:
+            return self._constant
         datapoints: list[Datapoint] = []
         for transformation in self._transformations:
             value = transformation.value

@@ -321,6 +321,18 @@ def test_delimited_pattern_extracts_named_and_positional_fields() -> None:
     }
 
 
+def test_fields_between_two_ellipses_are_found_anywhere() -> None:
+    pattern = compile_pattern("[kind = REPORT, ..., label = Billed, colon, billed, unit = ms, ...]")
+    extracted = pattern.evaluate(LogEvent(LAMBDA_REPORT))
+    assert extracted is not None
+    assert (extracted["$label"], extracted["$billed"], extracted["$unit"]) == (
+        "Billed",
+        "103",
+        "ms",
+    )
+    assert pattern.evaluate(LogEvent(LAMBDA_START)) is None
+
+
 def test_json_pattern_extracts_nothing() -> None:
     assert compile_pattern("{ $.a = 1 }").evaluate(LogEvent('{"a": 1}')) == {}
 
