@@ -42,7 +42,7 @@ LOG = logging.getLogger(__name__)
 MAX_METRIC_DATA_PER_CALL = 1000  # PutMetricData accepts up to 1,000 MetricDatum entries
 
 
-@hooks.on_infra_start()
+@hooks.on_infra_start(name="embedded_logs_fidelity")
 def install() -> None:
     # Imported here: the hook module is loaded by every LocalStack start, services or not.
     from localstack.services.logs import provider as logs_provider
