@@ -59,9 +59,12 @@ localstack-status: ## is it running and healthy?
 # --- deploy and use ---------------------------------------------------------------------------
 
 .PHONY: deploy teardown outputs demo dashboard alerts upload logs fire-drill
+# BUNDLE_PILLOW=1 puts Pillow into the function zip instead of a layer (Docker LocalStack
+# community ignores layers).
+DEPLOY_ARGS := $(if $(BUNDLE_PILLOW),-e '{"image_processor_bundle_pillow": true}')
 deploy: setup ## deploy the stack: ENV=dev (LocalStack) | staging | prod (real AWS)
 	@if [ "$(ENV)" = dev ]; then $(MAKE) --no-print-directory localstack-up; fi
-	$(PLAYBOOK) playbooks/site.yml -i inventories/$(ENV)
+	$(PLAYBOOK) playbooks/site.yml -i inventories/$(ENV) $(DEPLOY_ARGS)
 teardown: controller ## remove everything the deployment created in ENV
 	$(PLAYBOOK) playbooks/teardown.yml -i inventories/$(ENV)
 outputs: controller ## print the deployment's outputs (like `terraform output`)
