@@ -1,1 +1,2 @@
-"""Patches applied to LocalStack's providers at infrastructure start (see pyproject entry points)."""
+"""Patches applied to LocalStack's providers at infrastructure start (see the entry points in
+emulator/pyproject.toml)."""
