@@ -19,6 +19,8 @@ export LOCALSTACK_PORT ?= 4566
 export LOCALSTACK_ENDPOINT ?= http://localhost:$(LOCALSTACK_PORT)
 export AWS_ENDPOINT_URL ?= http://127.0.0.1:$(LOCALSTACK_PORT)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# Molecule and ansible-lint call ansible-* by name.
+export PATH := $(CURDIR)/$(CONTROLLER)/bin:$(PATH)
 PYTEST_ARGS ?=
 
 .PHONY: help
@@ -58,7 +60,7 @@ localstack-status: ## is it running and healthy?
 
 # --- deploy and use ---------------------------------------------------------------------------
 
-.PHONY: deploy teardown outputs demo dashboard alerts upload logs fire-drill
+.PHONY: deploy teardown outputs verify demo dashboard alerts upload logs fire-drill
 # BUNDLE_PILLOW=1 puts Pillow into the function zip instead of a layer (Docker LocalStack
 # community ignores layers).
 DEPLOY_ARGS := $(if $(BUNDLE_PILLOW),-e '{"image_processor_bundle_pillow": true}')
@@ -69,6 +71,8 @@ teardown: controller ## remove everything the deployment created in ENV
 	$(PLAYBOOK) playbooks/teardown.yml -i inventories/$(ENV)
 outputs: controller ## print the deployment's outputs (like `terraform output`)
 	$(PLAYBOOK) playbooks/outputs.yml -i inventories/$(ENV)
+verify: controller ## check the deployed stack's behaviour and configuration (ENV=…)
+	$(PLAYBOOK) playbooks/verify.yml -i inventories/$(ENV)
 fire-drill: controller ## make every alarm fire and reach the inbox, then return to OK
 	$(PLAYBOOK) playbooks/fire_drill.yml -i inventories/$(ENV)
 
