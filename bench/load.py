@@ -1,0 +1,236 @@
+"""Load against the deployed stack: a burst of N uploads, or a steady rate, then the figures.
+
+    .venvs/controller/bin/python bench/load.py [--count 200] [--mix 1,2,4,8,12]
+    .venvs/controller/bin/python bench/load.py --rate 5 --duration 60
+        [--outputs outputs/dev.json] [--endpoint URL] [--wait 600] [--no-baseline]
+
+Synthetic photo-like JPEGs (tests/images/generate.py), sizes cycled through `--mix` (MP).
+Prints throughput (images/s), upload->variants latency p50/p95/p99 (from S3 acknowledging the
+PUT to the first listing that shows all five variants), the most execution environments seen
+at once (worker processes in /proc, and AWS/Lambda ConcurrentExecutions Maximum), the
+single-image rate on one core as the baseline, and the accounting table. Everything goes to
+the endpoint (AWS_ENDPOINT_URL, default http://127.0.0.1:4566); the run stops by itself after
+the uploads plus `--wait` seconds. Exit code: the accounting's (0 = nothing missing or partial).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "lambda" / "src"), str(ROOT)]
+
+from tqdm import tqdm  # noqa: E402
+
+from bench.pipeline.accounting import Accounting, reconcile  # noqa: E402
+from bench.pipeline.manifest import Entry, Expect, ManifestWriter  # noqa: E402
+from bench.pipeline.observe import Observer, default_state_dir  # noqa: E402
+from bench.pipeline.stack import Stack  # noqa: E402
+from bench.pipeline.uploads import run_prefix, upload  # noqa: E402
+from tests.images.generate import photo_like  # noqa: E402
+
+CACHE = ROOT / ".state" / "bench-images"
+SEEDS_PER_SIZE = 2
+
+
+def size_for(megapixels: float) -> tuple[int, int]:
+    """4:3, like a phone camera (12 MP = 4000x3000)."""
+    width = round(math.sqrt(megapixels * 1_000_000 * 4 / 3))
+    return width, round(width * 3 / 4)
+
+
+def image_pool(mix: list[float]) -> dict[float, list[bytes]]:
+    """JPEG q90 photos per size, cached on disk (generating 12 MP takes ~1.5 s)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    pool: dict[float, list[bytes]] = {}
+    for megapixels in mix:
+        pool[megapixels] = []
+        for seed in range(SEEDS_PER_SIZE):
+            path = CACHE / f"{megapixels:g}MP-{seed}.jpg"
+            if not path.exists():
+                buffer = io.BytesIO()
+                photo_like(size_for(megapixels), seed=seed).save(buffer, "JPEG", quality=90)
+                path.write_bytes(buffer.getvalue())
+            pool[megapixels].append(path.read_bytes())
+    return pool
+
+
+_BASELINE_CODE = """
+import os, sys, time, json
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # before the pool sizes itself
+from image_processor.config import ProcessingSettings
+from image_processor.processing import process_image
+settings = ProcessingSettings()
+seconds = {}
+for path in sys.argv[1:]:
+    data = open(path, "rb").read()
+    process_image(data, settings, "warm.jpg", "{stem}/{variant}.{ext}")
+    started = time.perf_counter()
+    process_image(data, settings, "x.jpg", "{stem}/{variant}.{ext}")
+    seconds[path] = time.perf_counter() - started
+print(json.dumps(seconds))
+"""
+
+
+def single_core_seconds(mix: list[float]) -> dict[float, float]:
+    """Processing time of one image of each size on one core, warm (a separate process, so
+    the encoder pool has one thread)."""
+    paths = [str(CACHE / f"{megapixels:g}MP-0.jpg") for megapixels in mix]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "lambda" / "src")}
+    output = subprocess.run(
+        [sys.executable, "-c", _BASELINE_CODE, *paths],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    by_path = json.loads(output)
+    return {megapixels: by_path[path] for megapixels, path in zip(mix, paths, strict=True)}
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    rank = max(0, math.ceil(fraction * len(ordered)) - 1)
+    return ordered[rank]
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = Stack.from_file(args.outputs, args.endpoint)
+    mix = [float(value) for value in args.mix.split(",")]
+    pool = image_pool(mix)
+    count = round(args.rate * args.duration) if args.rate else args.count
+    prefix = run_prefix("steady" if args.rate else "burst")
+    manifest = args.manifest or ROOT / ".state" / "runs" / f"{prefix.rstrip('/')}.jsonl"
+    template = stack.output_key_template()
+    observer = Observer(stack, template, prefix, default_state_dir(stack.endpoint_url))
+    sizes: dict[str, float] = {}
+    jobs = []
+    for index in range(count):
+        megapixels = mix[index % len(mix)]
+        key = f"{prefix}{megapixels:g}MP/{index:05d}.jpg"
+        sizes[key] = megapixels
+        jobs.append((key, pool[megapixels][index % SEEDS_PER_SIZE]))
+        observer.expect(key)
+    observer.start()
+    started = time.time()
+    entries: list[Entry] = []
+    with ManifestWriter(manifest) as writer, ThreadPoolExecutor(args.upload_threads) as uploads:
+        futures = []
+        for index, (key, data) in enumerate(jobs):
+            if args.rate:  # a fixed schedule: falling behind does not bunch the uploads up
+                time.sleep(max(0.0, started + index / args.rate - time.time()))
+            futures.append(uploads.submit(upload, stack, key, data, writer, Expect.VARIANTS))
+        for future in tqdm(futures, desc="uploaded", unit="img", file=sys.stderr):
+            entries.append(future.result())
+    uploads_done = time.time()
+    accounting = reconcile(
+        stack, entries, args.wait, on_progress=_progress_bar(len(entries))
+    )
+    observer.stop()
+    report(stack, args, entries, sizes, observer, accounting, started, uploads_done, mix)
+    print(f"manifest {manifest}  (re-check: bench/accounting.py {manifest})")
+    return 0 if accounting.passed else 1
+
+
+def _progress_bar(total: int):  # noqa: ANN202 - a callback closing over its bar
+    bar = tqdm(total=total, desc="settled", unit="img", file=sys.stderr)
+
+    def update(settled: int, _: int) -> None:
+        bar.update(settled - bar.n)
+        if settled == total:
+            bar.close()
+
+    return update
+
+
+def report(
+    stack: Stack,
+    args: argparse.Namespace,
+    entries: list[Entry],
+    sizes: dict[str, float],
+    observer: Observer,
+    accounting: Accounting,
+    started: float,
+    uploads_done: float,
+    mix: list[float],
+) -> None:
+    done = observer.done_at
+    latencies = {e.key: done[e.key] - e.uploaded_at for e in entries if e.key in done}
+    mode = f"steady {args.rate:g}/s for {args.duration:g} s" if args.rate else "burst"
+    print(f"\n== {mode}: {len(entries)} uploads, mix {args.mix} MP, {os.cpu_count()} cores")
+    print(f"uploads took {uploads_done - started:.1f} s")
+    if done:
+        span = max(done.values()) - started
+        print(f"throughput  {len(done) / span:.2f} images/s  ({len(done)} in {span:.1f} s)")
+    if latencies:
+        print(_latency_line("all", list(latencies.values())))
+        for megapixels in mix:
+            values = [v for key, v in latencies.items() if sizes[key] == megapixels]
+            if values:
+                print(_latency_line(f"{megapixels:g} MP", values))
+    print(f"execution environments at once: {observer.max_workers} worker processes (/proc), "
+          f"ConcurrentExecutions Maximum {_concurrent_executions(stack, started)}")
+    if not args.no_baseline:
+        seconds = single_core_seconds(mix)
+        mean = statistics.fmean(seconds[sizes[e.key]] for e in entries)
+        ideal = 2 / mean
+        per_size = ", ".join(f"{mp:g} MP {s:.2f} s" for mp, s in seconds.items())
+        print(f"one image on one core (warm): {per_size}; this mix {mean:.2f} s/image")
+        print(f"ideal on 2 cores {ideal:.2f} images/s; 80 % target {0.8 * ideal:.2f} images/s")
+        if done:
+            achieved = len(done) / (max(done.values()) - started)
+            print(f"burst/ideal = {achieved / ideal:.0%}")
+    print(accounting.table())
+
+
+def _latency_line(label: str, values: list[float]) -> str:
+    return (
+        f"latency {label:>6}: p50 {percentile(values, 0.5):6.2f} s  "
+        f"p95 {percentile(values, 0.95):6.2f} s  p99 {percentile(values, 0.99):6.2f} s  "
+        f"(n={len(values)})"
+    )
+
+
+def _concurrent_executions(stack: Stack, started: float) -> str:
+    cloudwatch = stack.client("cloudwatch")
+    response = cloudwatch.get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName="ConcurrentExecutions",
+        Dimensions=[{"Name": "FunctionName", "Value": stack.function_name}],
+        StartTime=datetime.fromtimestamp(started, UTC) - timedelta(minutes=1),
+        EndTime=datetime.now(UTC) + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    points = [point["Maximum"] for point in response.get("Datapoints", [])]
+    return f"{max(points):g}" if points else "n/a"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200, help="burst size")
+    parser.add_argument("--rate", type=float, help="steady mode: uploads per second")
+    parser.add_argument("--duration", type=float, default=60.0, help="steady mode: seconds")
+    parser.add_argument("--mix", default="1,2,4,8,12", help="megapixels, cycled")
+    parser.add_argument("--upload-threads", type=int, default=8)
+    parser.add_argument("--outputs", type=Path, default=ROOT / "outputs" / "dev.json")
+    parser.add_argument("--endpoint", help="overrides AWS_ENDPOINT_URL")
+    parser.add_argument("--manifest", type=Path)
+    parser.add_argument("--wait", type=float, default=600.0, help="max seconds to settle")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the one-core timing")
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

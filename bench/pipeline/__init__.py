@@ -1,0 +1,1 @@
+"""Load, hostile inputs and the accounting that proves nothing was lost (docs/guarantees.md)."""

@@ -1,0 +1,84 @@
+"""Watching a run from outside: when each key's five variants first appear, and how many
+execution environments (worker processes) exist at once."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from .accounting import VariantListing, expected_variant_keys
+from .stack import Stack
+
+WORKER_MARKER = "EMBEDDED_LAMBDA_WORKER_OF"
+
+
+def worker_pids(state_dir: Path, function_name: str | None = None) -> list[int]:
+    """Worker processes of the embedded emulator whose state directory is `state_dir`."""
+    marker = f"{WORKER_MARKER}={state_dir.resolve()}".encode()
+    wanted_function = f"AWS_LAMBDA_FUNCTION_NAME={function_name}".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone, or not ours
+            continue
+        if marker in environ and (function_name is None or wanted_function in environ):
+            pids.append(int(proc.name))
+    return pids
+
+
+def default_state_dir(endpoint_url: str) -> Path:
+    """`emulator/manage.py`'s default: `.state/localstack-<port>` (LOCALSTACK_STATE_DIR wins)."""
+    if os.environ.get("LOCALSTACK_STATE_DIR"):
+        return Path(os.environ["LOCALSTACK_STATE_DIR"])
+    port = endpoint_url.rsplit(":", 1)[-1].split("/")[0]
+    return Path(__file__).resolve().parents[2] / ".state" / f"localstack-{port}"
+
+
+class Observer(threading.Thread):
+    """Polls the processed bucket (list calls, `interval` apart) and /proc until stopped.
+
+    `done_at[key]` is when all five variants of `key` were first seen (epoch seconds), so
+    latency resolution is about one interval plus one listing, not S3's one-second
+    LastModified.
+    """
+
+    def __init__(
+        self, stack: Stack, template: str, prefix: str, state_dir: Path, interval: float = 0.2
+    ) -> None:
+        super().__init__(name="observer", daemon=True)
+        self.stack = stack
+        self.template = template
+        self.listing = VariantListing(stack, [prefix])
+        self.state_dir = state_dir
+        self.interval = interval
+        self.expected: dict[str, set[str]] = {}
+        self.done_at: dict[str, float] = {}
+        self.max_workers = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def expect(self, key: str) -> None:
+        with self._lock:
+            self.expected[key] = set(expected_variant_keys(self.template, key).values())
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            found = set(self.listing.snapshot())
+            now = time.time()
+            self.max_workers = max(
+                self.max_workers, len(worker_pids(self.state_dir, self.stack.function_name))
+            )
+            with self._lock:
+                for key, variants in self.expected.items():
+                    if key not in self.done_at and variants <= found:
+                        self.done_at[key] = now
+            self._stopping.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join()
