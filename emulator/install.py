@@ -99,12 +99,13 @@ def install_runtime(venvs: Path, version: str, pip: Path) -> bool:
     runtime = f"python{version}"
     venv = venvs / "runtimes" / runtime
     requirements = EMULATOR_DIR / "runtime-requirements.txt"
+    fingerprint = digest(requirements, extra=version)
+    # An installed runtime is checked without starting any interpreter: `up` runs this each time.
+    if stamped(venv, fingerprint) and (venv / "bin" / "python").exists():
+        return True
     python = find_python(version)
     if python is None:
         return False
-    fingerprint = digest(requirements, extra=python)
-    if stamped(venv, fingerprint):
-        return True
     log(f"creating Lambda runtime {runtime} from {python}")
     run(python, "-m", "venv", "--clear", "--without-pip", str(venv))
     # The LocalStack venv's pip installs into the runtime venv, so it needs no pip of its own.
