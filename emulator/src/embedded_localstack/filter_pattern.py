@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
@@ -25,6 +25,7 @@ __all__ = [
     "FilterPatternError",
     "LogEvent",
     "MetricFilter",
+    "MetricFilterSet",
     "compile_pattern",
 ]
 
@@ -368,23 +369,57 @@ def _resolve(document: Any, path: tuple[_PathStep, ...]) -> Any:
     return node
 
 
+Alternatives = tuple[frozenset[str], ...]
+_ANYTHING: Alternatives = (frozenset(),)  # no literal is needed
+_MAX_ALTERNATIVES = 16
+
+
 @dataclass(frozen=True, slots=True)
 class _Condition:
-    """A compiled (sub)expression and the literals any matching message must contain: they let
-    most events be rejected with a substring test, before any parsing."""
+    """A compiled (sub)expression and the literals a matching message must contain, as
+    alternatives (any matching message contains every literal of at least one of them): they
+    let most events be rejected with substring tests, before any parsing."""
 
     test: Callable[[Any], bool]
-    required: frozenset[str]
+    alternatives: Alternatives
+
+    @property
+    def required(self) -> frozenset[str]:
+        """The literals every matching message contains."""
+        return _common(self.alternatives)
+
+
+def _common(alternatives: Alternatives) -> frozenset[str]:
+    return frozenset.intersection(*alternatives)
+
+
+def _simplified(alternatives: Sequence[frozenset[str]]) -> Alternatives:
+    """Without duplicates and supersets (implied by their subsets); the common literals alone
+    when there would be too many to test."""
+    unique = set(alternatives)
+    kept = tuple(
+        sorted(
+            (a for a in unique if not any(b < a for b in unique)),
+            key=lambda a: (len(a), sorted(a)),
+        )
+    )
+    return kept if len(kept) <= _MAX_ALTERNATIVES else (_common(kept),)
+
+
+def _both(left: Alternatives, right: Alternatives) -> Alternatives:
+    if len(left) * len(right) > _MAX_ALTERNATIVES:
+        return (_common(left) | _common(right),)
+    return _simplified([a | b for a in left for b in right])
 
 
 def _all_of(operands: list[_Condition]) -> _Condition:
     if len(operands) == 1:
         return operands[0]
     tests = tuple(operand.test for operand in operands)
-    return _Condition(
-        lambda subject: all(test(subject) for test in tests),
-        frozenset().union(*(operand.required for operand in operands)),
-    )
+    alternatives = _ANYTHING
+    for operand in operands:
+        alternatives = _both(alternatives, operand.alternatives)
+    return _Condition(lambda subject: all(test(subject) for test in tests), alternatives)
 
 
 def _any_of(operands: list[_Condition]) -> _Condition:
@@ -393,7 +428,7 @@ def _any_of(operands: list[_Condition]) -> _Condition:
     tests = tuple(operand.test for operand in operands)
     return _Condition(
         lambda subject: any(test(subject) for test in tests),
-        frozenset.intersection(*(operand.required for operand in operands)),
+        _simplified([a for operand in operands for a in operand.alternatives]),
     )
 
 
@@ -474,26 +509,26 @@ class _JsonParser:
         if value.kind == "regex":
             self.regex_count += 1
         test = _value_test(operator.text, value, stream)
-        return _Condition(_json_comparison(path, test, value), keys | _literal_of(test, value))
+        return _Condition(_json_comparison(path, test, value), (keys | _literal_of(test, value),))
 
     def _parse_keyword_test(self, path: tuple[_PathStep, ...], keys: frozenset[str]) -> _Condition:
         stream = self.stream
         first, second = stream.take().text, stream.take()
         phrase = f"{first} {second.text}" if second.kind == "word" else first
         if phrase == "IS NULL":
-            return _Condition(lambda document: _resolve(document, path) is None, keys)
+            return _Condition(lambda document: _resolve(document, path) is None, (keys,))
         if phrase == "NOT EXISTS":
-            return _Condition(lambda document: _resolve(document, path) is _MISSING, frozenset())
+            return _Condition(lambda document: _resolve(document, path) is _MISSING, _ANYTHING)
         if phrase == "IS TRUE":
-            return _Condition(lambda document: _resolve(document, path) is True, keys)
+            return _Condition(lambda document: _resolve(document, path) is True, (keys,))
         if phrase == "IS FALSE":
-            return _Condition(lambda document: _resolve(document, path) is False, keys)
+            return _Condition(lambda document: _resolve(document, path) is False, (keys,))
         raise _error(
             stream.pattern, f"unknown test {phrase!r} (IS NULL, IS TRUE, IS FALSE, NOT EXISTS)"
         )
 
 
-def _compile_json(pattern: str, body: str) -> Evaluator:
+def _compile_json(pattern: str, body: str) -> CompiledPattern:
     stream = _TokenStream(_tokenize(body, pattern), pattern)
     if not stream.tokens:
         raise _error(pattern, "empty JSON pattern")
@@ -514,7 +549,9 @@ def _compile_json(pattern: str, body: str) -> Evaluator:
         document = event.document()
         return _NO_VALUES if document is not _NOT_JSON and test(document) else None
 
-    return evaluate
+    return CompiledPattern(
+        pattern, "json", evaluate, alternatives=condition.alternatives, check=test
+    )
 
 
 # ---------------------------------------------------------------------------- space-delimited
@@ -601,11 +638,11 @@ class _DelimitedParser:
         field = name.text
         self.names_read.add(field)
         return _Condition(
-            lambda fields: _test_field_value(test, fields[field]), _literal_of(test, value)
+            lambda fields: _test_field_value(test, fields[field]), (_literal_of(test, value),)
         )
 
 
-def _compile_delimited(pattern: str, body: str) -> tuple[Evaluator, frozenset[str]]:
+def _compile_delimited(pattern: str, body: str) -> CompiledPattern:
     stream = _TokenStream(_tokenize(body, pattern), pattern)
     parser = _DelimitedParser(stream)
     slots, conditions = parser.parse()
@@ -622,13 +659,19 @@ def _compile_delimited(pattern: str, body: str) -> tuple[Evaluator, frozenset[st
     # event; only those between two ellipses are tried for every placement.
     early = [c.condition.test for c in conditions if c.names <= layout.anchored_names]
     late = [c.condition.test for c in conditions if not c.names <= layout.anchored_names]
-    required = tuple(frozenset().union(*(c.condition.required for c in conditions)))
+    alternatives = _ANYTHING
+    for c in conditions:
+        alternatives = _both(alternatives, c.condition.alternatives)
+    required = tuple(_common(alternatives))
 
     def evaluate(event: LogEvent) -> Extracted | None:
         message = event.message
         for literal in required:
             if literal not in message:
                 return None
+        return check(event)
+
+    def check(event: LogEvent) -> Extracted | None:
         values = event.fields()
         anchored = layout.anchored(values)
         if anchored is None or not all(test(anchored) for test in early):
@@ -639,7 +682,14 @@ def _compile_delimited(pattern: str, body: str) -> tuple[Evaluator, frozenset[st
                 return layout.extract(values, anchored, positions)
         return None
 
-    return evaluate, frozenset(names)
+    return CompiledPattern(
+        pattern,
+        "delimited",
+        evaluate,
+        frozenset(names),
+        alternatives=alternatives,
+        check=check,
+    )
 
 
 class _Layout:
@@ -751,7 +801,7 @@ def _assignments(
 # ---------------------------------------------------------------------------------- terms
 
 
-def _compile_terms(pattern: str) -> Evaluator:
+def _compile_terms(pattern: str) -> CompiledPattern:
     """Unstructured patterns: every plain term must appear, no `-term` may, and if there are
     `?term`s at least one must ("Matching terms in unstructured log events")."""
     required: list[str] = []
@@ -782,9 +832,18 @@ def _compile_terms(pattern: str) -> Evaluator:
             raise _error(pattern, "empty quoted term")
         target.append(term)
 
+    alternatives = (
+        tuple(frozenset((*required, term)) for term in any_of) if any_of else (frozenset(required),)
+    )
     if not any_of and not excluded and len(required) == 1:
         only = required[0]
-        return lambda event: _NO_VALUES if only in event.message else None
+        return CompiledPattern(
+            pattern,
+            "terms",
+            lambda event: _NO_VALUES if only in event.message else None,
+            alternatives=alternatives,
+            exact=True,
+        )
 
     def evaluate(event: LogEvent) -> Extracted | None:  # plain loops: faster than all()/any()
         message = event.message
@@ -801,7 +860,13 @@ def _compile_terms(pattern: str) -> Evaluator:
                 return _NO_VALUES
         return None
 
-    return evaluate
+    return CompiledPattern(
+        pattern,
+        "terms",
+        evaluate,
+        alternatives=_simplified(alternatives),
+        exact=not excluded and len(set(any_of)) <= _MAX_ALTERNATIVES,  # else only their common
+    )
 
 
 # ---------------------------------------------------------------------------------- patterns
@@ -809,9 +874,14 @@ def _compile_terms(pattern: str) -> Evaluator:
 
 class CompiledPattern:
     """A parsed filter pattern. `evaluate` returns None for no match, else the extracted
-    values (named `$field`/`$N` fields of a space-delimited pattern, empty otherwise)."""
+    values (named `$field`/`$N` fields of a space-delimited pattern, empty otherwise).
 
-    __slots__ = ("evaluate", "field_names", "kind", "pattern")
+    For MetricFilterSet: a matching message contains all the literals of one of
+    `alternatives` (for a JSON pattern, unless the message has a backslash: escapes); when
+    `exact`, containing them is matching. `check` finishes what the literals began: it takes
+    the parsed document of a JSON pattern, the LogEvent otherwise."""
+
+    __slots__ = ("alternatives", "check", "evaluate", "exact", "field_names", "kind", "pattern")
 
     def __init__(
         self,
@@ -819,11 +889,18 @@ class CompiledPattern:
         kind: PatternKind,
         evaluate: Evaluator,
         field_names: frozenset[str] = frozenset(),
+        *,
+        alternatives: Alternatives = _ANYTHING,
+        exact: bool = False,
+        check: Callable[[Any], Any] | None = None,
     ) -> None:
         self.pattern = pattern
         self.kind = kind
         self.evaluate = evaluate
         self.field_names = field_names
+        self.alternatives = alternatives
+        self.exact = exact
+        self.check = evaluate if check is None else check
 
     def matches(self, event: LogEvent | str) -> bool:
         if isinstance(event, str):
@@ -839,26 +916,24 @@ def compile_pattern(pattern: str) -> CompiledPattern:
     """Parse a filter pattern; raises FilterPatternError when it is malformed."""
     text = pattern.strip()
     if not text:
-        return CompiledPattern(pattern, "all", _match_all)
+        return CompiledPattern(pattern, "all", _match_all, exact=True)
     if text.startswith("{"):
         if not text.endswith("}"):
             raise _error(pattern, "a JSON pattern must end with '}'")
-        return CompiledPattern(pattern, "json", _compile_json(pattern, text[1:-1]))
+        return _compile_json(pattern, text[1:-1])
     if text.startswith("["):
         if not text.endswith("]"):
             raise _error(pattern, "a space-delimited pattern must end with ']'")
-        evaluate, names = _compile_delimited(pattern, text[1:-1])
-        return CompiledPattern(pattern, "delimited", evaluate, names)
+        return _compile_delimited(pattern, text[1:-1])
     if len(text) > 1 and text.startswith("%") and text.endswith("%"):
         regex = _compile_regex(text[1:-1], pattern)
         return CompiledPattern(
             pattern, "regex", lambda event: _NO_VALUES if regex.search(event.message) else None
         )
     if len(text) > 2 and text.startswith('"') and text.endswith('"') and not text[1:-1].strip():
-        return CompiledPattern(
-            pattern, "all", _match_all
-        )  # `" "` matches every event ("Matching everything")
-    return CompiledPattern(pattern, "terms", _compile_terms(pattern))
+        # `" "` matches every event ("Matching everything")
+        return CompiledPattern(pattern, "all", _match_all, exact=True)
+    return _compile_terms(pattern)
 
 
 def _match_all(event: LogEvent) -> Extracted:
@@ -998,6 +1073,9 @@ class MetricFilter:
             return self._defaults
         if self._constant is not None:
             return self._constant
+        return self._matched(event, extracted)
+
+    def _matched(self, event: LogEvent, extracted: Extracted) -> list[Datapoint]:
         datapoints: list[Datapoint] = []
         for transformation in self._transformations:
             value = transformation.value
@@ -1021,3 +1099,128 @@ class MetricFilter:
                     )
                 )
         return datapoints
+
+
+# ------------------------------------------------------------------------ batches of events
+
+_LOOKS_JSON = 1  # mask bits of MetricFilterSet: the message starts with `{`,
+_HAS_BACKSLASH = 2  # and has a backslash (JSON escapes: literals say nothing)
+_PlanStep = tuple[int, Any]
+_POINTS, _JSON_CHECK, _EVENT_CHECK = 0, 1, 2
+
+
+class MetricFilterSet:
+    """The metric filters of one log group, applied to a batch of events (PutLogEvents): the
+    same datapoints, in the same order, as MetricFilter.datapoints for each event and filter.
+
+    Each event is read once for the literals of all the filters (one substring test per
+    distinct literal, those of JSON filters only in messages that start with `{`); which
+    literals it has (a bit mask) decides, through a plan built once per mask, which filters
+    cannot match (their defaults), which surely match (counting terms) and which still need a
+    check; the JSON document is parsed once, and only when some JSON filter needs it."""
+
+    __slots__ = ("_filters", "_json_literals", "_masks", "_plans", "_text_literals")
+
+    def __init__(self, metric_filters: Sequence[MetricFilter]) -> None:
+        self._filters = tuple(metric_filters)
+        bits: dict[str, int] = {}
+        text: list[tuple[str, int]] = []
+        json_only: list[str] = []
+        for kind_is_json in (False, True):  # a literal of both kinds is tested in every event
+            for metric_filter in self._filters:
+                pattern = metric_filter.pattern
+                if (pattern.kind == "json") is not kind_is_json:
+                    continue
+                for literal in sorted(frozenset().union(*pattern.alternatives)):
+                    if literal not in bits:
+                        bits[literal] = 1 << (len(bits) + 2)
+                        (json_only if kind_is_json else text).append(literal)
+        self._text_literals = tuple((literal, bits[literal]) for literal in text)
+        self._json_literals = (
+            tuple((literal, bits[literal]) for literal in json_only)
+            if any(f.pattern.kind == "json" for f in self._filters)
+            else None
+        )
+        self._plans: dict[int, tuple[_PlanStep, ...]] = {}
+        self._masks = tuple(  # per filter, the bit masks of its alternatives
+            tuple(sum(bits[literal] for literal in alternative) for alternative in alternatives)
+            for alternatives in (f.pattern.alternatives for f in self._filters)
+        )
+
+    def _plan(self, mask: int) -> tuple[_PlanStep, ...]:
+        steps: list[_PlanStep] = []
+
+        def emit(points: Sequence[Datapoint]) -> None:
+            if not points:
+                return
+            if steps and steps[-1][0] == _POINTS:
+                steps[-1] = (_POINTS, steps[-1][1] + tuple(points))
+            else:
+                steps.append((_POINTS, tuple(points)))
+
+        for metric_filter, masks in zip(self._filters, self._masks, strict=True):
+            pattern = metric_filter.pattern
+            literals_hold = any(mask & need == need for need in masks)
+            if pattern.kind == "json":
+                if not mask & _LOOKS_JSON or not (mask & _HAS_BACKSLASH or literals_hold):
+                    emit(metric_filter._defaults)
+                else:
+                    steps.append((_JSON_CHECK, metric_filter))
+            elif not literals_hold:
+                emit(metric_filter._defaults)
+            elif pattern.exact and metric_filter._constant is not None:
+                emit(metric_filter._constant)
+            else:
+                steps.append((_EVENT_CHECK, metric_filter))
+        plan = tuple(steps)
+        self._plans[mask] = plan
+        return plan
+
+    def datapoints(self, messages: Iterable[str]) -> list[tuple[int, Datapoint]]:
+        """(index of the event in `messages`, datapoint) pairs, event by event."""
+        results: list[tuple[int, Datapoint]] = []
+        append = results.append
+        plans = self._plans
+        text_literals, json_literals = self._text_literals, self._json_literals
+        for index, message in enumerate(messages):
+            mask = 0
+            for literal, bit in text_literals:
+                if literal in message:
+                    mask |= bit
+            if json_literals is not None and message.lstrip().startswith("{"):
+                if "\\" in message:
+                    mask |= _LOOKS_JSON | _HAS_BACKSLASH
+                else:
+                    mask |= _LOOKS_JSON
+                    for literal, bit in json_literals:
+                        if literal in message:
+                            mask |= bit
+            plan = plans.get(mask)
+            if plan is None:
+                plan = self._plan(mask)
+            event = None
+            for step, payload in plan:
+                if step == _POINTS:
+                    for point in payload:
+                        append((index, point))
+                    continue
+                if event is None:
+                    event = LogEvent(message)
+                if step == _JSON_CHECK:
+                    document = event.document()
+                    extracted = (
+                        _NO_VALUES
+                        if document is not _NOT_JSON and payload.pattern.check(document)
+                        else None
+                    )
+                else:
+                    extracted = payload.pattern.check(event)
+                if extracted is None:
+                    points = payload._defaults
+                elif payload._constant is not None:
+                    points = payload._constant
+                else:
+                    points = payload._matched(event, extracted)
+                for point in points:
+                    append((index, point))
+        return results

@@ -13,6 +13,7 @@ from embedded_localstack.filter_pattern import (
     FilterPatternError,
     LogEvent,
     MetricFilter,
+    MetricFilterSet,
     compile_pattern,
 )
 
@@ -423,3 +424,79 @@ def test_each_event_is_parsed_once_for_many_patterns() -> None:
     document = event.document()
     assert compile_pattern("{ $.level = * }").matches(event)
     assert event.document() is document
+
+
+# --- MetricFilterSet: a batch gives what MetricFilter.datapoints gives event by event
+
+BATCH_MESSAGES = [
+    *sorted({case[2] for case in CASES}),
+    LAMBDA_START,
+    LAMBDA_REPORT,
+    "END RequestId: 8f5a1c2e-1",
+    '{"level": "ERROR", "duration_ms": 1500, "error_type": "AccessDenied"}',
+    '{"level": "CRITICAL", "input_bytes": 20000000}',
+    '  {"level": "ERR\\u004fR", "duration_ms": 2000}',  # escaped: literals say nothing
+    '{"level": "INFO"} trailing',
+    '{"level": "INFO", "duration_ms": 1e3}',
+    "[1, 2, 3]",
+    "",
+    "  ",
+]
+
+
+def _batch_filters() -> list[MetricFilter]:
+    filters = []
+    for index, pattern in enumerate(sorted({case[1] for case in CASES})):
+        extra: dict[str, object] = {"defaultValue": 0} if index % 3 == 0 else {}
+        filters.append(MetricFilter(pattern, [_transform(metricName=f"M{index}", **extra)]))
+    filters.append(MetricFilter('{ $.level = "ERROR" }', [_transform(metricValue="$.duration_ms")]))
+    filters.append(MetricFilter("[kind, ..., size]", [_transform(metricValue="$size")]))
+    filters.append(
+        MetricFilter(
+            "{ $.level = * }",
+            [_transform(metricValue="$.duration_ms", dimensions={"Level": "$.level"})],
+        )
+    )
+    return filters
+
+
+def _per_event(filters: list[MetricFilter], messages: list[str]) -> list[tuple[int, object]]:
+    points = []
+    for index, message in enumerate(messages):
+        event = LogEvent(message)
+        for metric_filter in filters:
+            points.extend((index, point) for point in metric_filter.datapoints(event))
+    return points
+
+
+def test_filter_set_gives_the_datapoints_of_each_filter_in_order() -> None:
+    filters = _batch_filters()
+    assert len(filters) > 60
+    expected = _per_event(filters, BATCH_MESSAGES)
+    assert len(expected) > 100
+    assert MetricFilterSet(filters).datapoints(BATCH_MESSAGES) == expected
+    filter_set = MetricFilterSet(filters)  # plans are cached per literal mask: run twice
+    assert filter_set.datapoints(BATCH_MESSAGES) == expected
+    assert filter_set.datapoints(BATCH_MESSAGES[::-1]) == _per_event(filters, BATCH_MESSAGES[::-1])
+
+
+@pytest.mark.parametrize(("section", "pattern", "message", "expected"), CASES)
+def test_filter_set_matches_like_the_docs_say(
+    section: str, pattern: str, message: str, expected: bool
+) -> None:
+    filter_set = MetricFilterSet([MetricFilter(pattern, [_transform()])])
+    assert bool(filter_set.datapoints([message])) is expected
+
+
+def test_filter_set_shares_metric_filters_between_sets() -> None:
+    # Compiled filters are cached and shared: each set keeps its own literal bits.
+    error, timeout = MetricFilter("ERROR", [_transform()]), MetricFilter("timeout", [_transform()])
+    first, second = MetricFilterSet([error, timeout]), MetricFilterSet([timeout, error])
+    assert [i for i, _ in first.datapoints(["ERROR", "timeout"])] == [0, 1]
+    assert [i for i, _ in second.datapoints(["ERROR", "timeout"])] == [0, 1]
+
+
+def test_terms_with_many_alternatives_are_still_checked() -> None:
+    pattern = " ".join(f"?t{n}" for n in range(20)) + " - t5"
+    filter_set = MetricFilterSet([MetricFilter(pattern, [_transform()])])
+    assert [i for i, _ in filter_set.datapoints(["t3 x", "t5 t3", "none", "t19"])] == [0, 3]
