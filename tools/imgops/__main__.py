@@ -19,6 +19,7 @@ from .report import console, print_alerts, print_variants
 from .stack import DEFAULT_OUTPUTS_DIR, Stack, ToolError, load_stack
 from .times import parse_duration
 from .upload import upload_and_wait
+from .verify import GROUPS, Settings, load_expectations, print_results, run_verify
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +68,33 @@ def build_parser() -> argparse.ArgumentParser:
         default="5m",
         help="for the failure record and for the alarm and its alert each",
     )
+
+    verify = command("verify", "check the deployed stack's configuration and behaviour")
+    verify.add_argument(
+        "--expect",
+        metavar="JSON",
+        help="the expectations (JSON or @file; default: rendered from inventories/ENV)",
+    )
+    verify.add_argument(
+        "--checks",
+        type=_check_groups,
+        default=GROUPS,
+        help=f"comma-separated subset of {','.join(GROUPS)} (default: all)",
+    )
+    verify.add_argument("--images", type=Path, default=IMAGES_DIR)
+    verify.add_argument("--variant-timeout", type=parse_duration, default="90s")
+    verify.add_argument("--failure-timeout", type=parse_duration, default="5m")
+    verify.add_argument("--alarm-timeout", type=parse_duration, default="3m")
+    verify.add_argument("--metrics-timeout", type=parse_duration, default="60s")
     return parser
+
+
+def _check_groups(text: str) -> tuple[str, ...]:
+    groups = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [group for group in groups if group not in GROUPS]
+    if unknown or not groups:
+        raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {', '.join(GROUPS)}")
+    return groups
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -139,12 +166,28 @@ def _demo(stack: Stack, args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(stack: Stack, args: argparse.Namespace) -> int:
+    expectations = load_expectations(args.expect, stack.environment)
+    settings = Settings(
+        groups=args.checks,
+        images_dir=args.images,
+        variant_timeout=args.variant_timeout,
+        failure_timeout=args.failure_timeout,
+        alarm_timeout=args.alarm_timeout,
+        metrics_timeout=args.metrics_timeout,
+    )
+    results = run_verify(stack, expectations, settings)
+    print_results(results)
+    return 0 if all(item.ok for item in results) else 1
+
+
 COMMANDS = {
     "dashboard": _dashboard,
     "alerts": _alerts,
     "upload": _upload,
     "logs": _logs,
     "demo": _demo,
+    "verify": _verify,
 }
 
 if __name__ == "__main__":
