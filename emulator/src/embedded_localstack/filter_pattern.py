@@ -11,8 +11,10 @@ Pure standard library so it runs on both the controller (3.12) and LocalStack (3
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import operator as operator_module
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -569,6 +571,14 @@ class _Slot:
 class _SlotCondition:
     condition: _Condition  # tests a mapping of field name -> value
     names: frozenset[str]  # the fields it reads
+    text_test: Callable[[str], bool]  # when it reads one field: the test of its value
+    equals: str | None  # when that test is equality with this text
+
+
+@dataclass(frozen=True, slots=True)
+class _Leaf:
+    text_test: Callable[[str], bool]
+    equals: str | None
 
 
 class _DelimitedParser:
@@ -576,6 +586,7 @@ class _DelimitedParser:
         self.stream = stream
         self.regex_count = 0
         self.names_read: set[str] = set()
+        self.leaves: list[_Leaf] = []
 
     def parse(self) -> tuple[list[_Slot], list[_SlotCondition]]:
         slots: list[_Slot] = []
@@ -607,9 +618,16 @@ class _DelimitedParser:
         if following is None or following.kind == ",":
             stream.take()
             return _Slot(False, name), None
-        self.names_read = set()
+        self.names_read, self.leaves = set(), []
         condition = self.parse_or()
-        return _Slot(False, name), _SlotCondition(condition, frozenset(self.names_read))
+        if len(self.leaves) == 1:
+            leaf = self.leaves[0]
+        else:
+            (field,) = self.names_read if len(self.names_read) == 1 else (None,)
+            test = condition.test
+            leaf = _Leaf(lambda text: test({field: text}), None)
+        names = frozenset(self.names_read)
+        return _Slot(False, name), _SlotCondition(condition, names, leaf.text_test, leaf.equals)
 
     def parse_or(self) -> _Condition:
         operands = [self.parse_and()]
@@ -637,9 +655,23 @@ class _DelimitedParser:
         test = _value_test(operator.text, value, stream)
         field = name.text
         self.names_read.add(field)
+        if operator.text == "=" and _is_plain_text(test, value):
+            self.leaves.append(_Leaf(functools.partial(operator_module.eq, value.text), value.text))
+        else:
+            self.leaves.append(_Leaf(lambda text: _test_field_value(test, text), None))
         return _Condition(
             lambda fields: _test_field_value(test, fields[field]), (_literal_of(test, value),)
         )
+
+
+def _is_plain_text(test: _ValueTest, value: _Token) -> bool:
+    """`= value` is string equality (no number, no wildcard, no regex)."""
+    return (
+        not test.is_regex
+        and test.number is None
+        and not value.text.startswith("*")
+        and not value.text.endswith("*")
+    )
 
 
 def _compile_delimited(pattern: str, body: str) -> CompiledPattern:
@@ -671,7 +703,7 @@ def _compile_delimited(pattern: str, body: str) -> CompiledPattern:
                 return None
         return check(event)
 
-    def check(event: LogEvent) -> Extracted | None:
+    def general_check(event: LogEvent) -> Extracted | None:
         values = event.fields()
         anchored = layout.anchored(values)
         if anchored is None or not all(test(anchored) for test in early):
@@ -682,6 +714,8 @@ def _compile_delimited(pattern: str, body: str) -> CompiledPattern:
                 return layout.extract(values, anchored, positions)
         return None
 
+    check = _fast_delimited_check(layout, conditions) or general_check
+
     return CompiledPattern(
         pattern,
         "delimited",
@@ -690,6 +724,83 @@ def _compile_delimited(pattern: str, body: str) -> CompiledPattern:
         alternatives=alternatives,
         check=check,
     )
+
+
+def _fast_delimited_check(
+    layout: _Layout, conditions: list[_SlotCondition]
+) -> Callable[[LogEvent], Extracted | None] | None:
+    """The check of the usual layouts (at most one block of fields between two ellipses, each
+    condition on one field) without mappings: conditions test the field texts by position,
+    and the block is only tried where a field equals the text one of its conditions needs
+    (list.index, in C). None for the other layouts."""
+    if any(slot.is_ellipsis for slot in layout.middle) or any(
+        len(c.names) != 1 for c in conditions
+    ):
+        return None
+    positions = {name: index for index, name in layout.left}
+    positions.update((name, -offset) for offset, name in layout.right)  # from the end
+    block = {slot.name: offset for offset, slot in enumerate(layout.middle) if slot.name}
+    early: list[tuple[int, Callable[[str], bool]]] = []
+    late: list[tuple[int, Callable[[str], bool]]] = []
+    anchor: tuple[int, str] | None = None
+    for condition in conditions:
+        (name,) = condition.names
+        if name in positions:
+            early.append((positions[name], condition.text_test))
+        elif anchor is None and condition.equals is not None:
+            anchor = (block[name], condition.equals)
+        else:
+            late.append((block[name], condition.text_test))
+    minimum, exact, head = layout.minimum, layout.exact, layout.head
+    span = len(layout.middle)
+    last_start = layout.tail + span  # the block starts at most this far from the end
+    named_block = {name: offset for name, offset in block.items()}
+
+    def check(event: LogEvent) -> Extracted | None:
+        values = event.fields()
+        count = len(values)
+        if count < minimum or (exact and count != minimum):
+            return None
+        for position, test in early:
+            if not test(values[position]):
+                return None
+        anchored = layout.anchored(values)
+        if not span:
+            return layout.extract(values, anchored, {})  # type: ignore[arg-type]
+        end = count - last_start  # the last start, inclusive
+        if anchor is None:
+            starts: Iterable[int] = range(head, end + 1)
+        else:
+            starts = _anchored_starts(values, anchor, head, end)
+        for start in starts:
+            for offset, test in late:
+                if not test(values[start + offset]):
+                    break
+            else:
+                return layout.extract(
+                    values,
+                    anchored,  # type: ignore[arg-type]
+                    {name: start + offset for name, offset in named_block.items()},
+                )
+        return None
+
+    return check
+
+
+def _anchored_starts(
+    values: list[str], anchor: tuple[int, str], head: int, end: int
+) -> Iterator[int]:
+    """Block starts in [head, end] where the field at `offset` into the block is `text`."""
+    offset, text = anchor
+    position, stop = head + offset, end + offset + 1
+    index = values.index
+    while position < stop:
+        try:
+            position = index(text, position, stop)
+        except ValueError:
+            return
+        yield position - offset
+        position += 1
 
 
 class _Layout:
