@@ -754,7 +754,22 @@ def _fast_delimited_check(
     minimum, exact, head = layout.minimum, layout.exact, layout.head
     span = len(layout.middle)
     last_start = layout.tail + span  # the block starts at most this far from the end
-    named_block = {name: offset for name, offset in block.items()}
+    left_keys = [(index, f"${name}") for index, name in layout.left]
+    right_keys = [(offset, f"${name}") for offset, name in layout.right]
+    block_keys = [(offset, f"${name}") for name, offset in block.items()]
+    left_positions = frozenset(index for index, _ in layout.left)
+
+    def extract(values: list[str], start: int) -> Extracted:
+        count = len(values)
+        named = {key: values[index] for index, key in left_keys}
+        positions = set(left_positions)
+        for offset, key in right_keys:
+            named[key] = values[count - offset]
+            positions.add(count - offset)
+        for offset, key in block_keys:
+            named[key] = values[start + offset]
+            positions.add(start + offset)
+        return _DelimitedFields(values, named, positions)
 
     def check(event: LogEvent) -> Extracted | None:
         values = event.fields()
@@ -764,9 +779,8 @@ def _fast_delimited_check(
         for position, test in early:
             if not test(values[position]):
                 return None
-        anchored = layout.anchored(values)
         if not span:
-            return layout.extract(values, anchored, {})  # type: ignore[arg-type]
+            return extract(values, 0)
         end = count - last_start  # the last start, inclusive
         if anchor is None:
             starts: Iterable[int] = range(head, end + 1)
@@ -777,11 +791,7 @@ def _fast_delimited_check(
                 if not test(values[start + offset]):
                     break
             else:
-                return layout.extract(
-                    values,
-                    anchored,  # type: ignore[arg-type]
-                    {name: start + offset for name, offset in named_block.items()},
-                )
+                return extract(values, start)
         return None
 
     return check
@@ -874,6 +884,15 @@ class _DelimitedFields(Mapping[str, str]):
         if 0 <= index < len(self._values) and index not in self._named_positions:
             return self._values[index]
         raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:  # Mapping.get, minus a try/except
+        value = self._named.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
     def _all(self) -> dict[str, str]:
         unnamed = {
@@ -1151,7 +1170,7 @@ class MetricFilter:
     """A filter pattern with its metric transformations (the API's `metricTransformations`
     shape), turning one log event into the datapoints CloudWatch Logs would publish."""
 
-    __slots__ = ("_constant", "_defaults", "_evaluate", "_transformations", "pattern")
+    __slots__ = ("_constant", "_defaults", "_evaluate", "_single", "_transformations", "pattern")
 
     def __init__(
         self, filter_pattern: str, metric_transformations: Sequence[Mapping[str, Any]]
@@ -1175,6 +1194,12 @@ class MetricFilter:
             if all(type(t.value) is float and not t.dimensions for t in self._transformations)
             else None
         )
+        only = self._transformations[0] if len(self._transformations) == 1 else None
+        self._single = (
+            (only.value, only.namespace, only.metric_name, only.unit)
+            if only is not None and type(only.value) is not float and not only.dimensions
+            else None
+        )
 
     def datapoints(self, event: LogEvent) -> Sequence[Datapoint]:
         """The datapoints of one event: the metric value when it matches (nothing when that
@@ -1186,7 +1211,17 @@ class MetricFilter:
             return self._constant
         return self._matched(event, extracted)
 
-    def _matched(self, event: LogEvent, extracted: Extracted) -> list[Datapoint]:
+    def _matched(self, event: LogEvent, extracted: Extracted) -> Sequence[Datapoint]:
+        if self._single is not None:  # one metric from a selector, no dimensions: the usual
+            getter, namespace, metric_name, unit = self._single
+            value = getter(event, extracted)
+            if type(value) is float:
+                number: float | None = value
+            elif type(value) is int:
+                number = float(value)
+            else:
+                number = _metric_number(value)
+            return () if number is None else (Datapoint(namespace, metric_name, number, unit, ()),)
         datapoints: list[Datapoint] = []
         for transformation in self._transformations:
             value = transformation.value
