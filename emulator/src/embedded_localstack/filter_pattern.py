@@ -1252,6 +1252,7 @@ class MetricFilter:
 _LOOKS_JSON = 1  # mask bits of MetricFilterSet: the message starts with `{`,
 _HAS_BACKSLASH = 2  # and has a backslash (JSON escapes: literals say nothing)
 _PlanStep = tuple[int, Any]
+_MAX_PLANS = 4096
 _POINTS, _JSON_CHECK, _EVENT_CHECK = 0, 1, 2
 
 
@@ -1319,6 +1320,8 @@ class MetricFilterSet:
             else:
                 steps.append((_EVENT_CHECK, metric_filter))
         plan = tuple(steps)
+        if len(self._plans) >= _MAX_PLANS:  # varied logs and many literals: start over
+            self._plans.clear()
         self._plans[mask] = plan
         return plan
 
