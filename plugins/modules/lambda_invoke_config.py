@@ -75,9 +75,10 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-from ansible_collections.imgops.image_processor.plugins.module_utils.drift import make_diff
-from ansible_collections.imgops.image_processor.plugins.module_utils.drift import normalise
+from ansible_collections.imgops.image_processor.plugins.module_utils.drift import (
+    make_diff,
+    normalise,
+)
 
 
 def desired_async_config(params):

@@ -148,13 +148,13 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible.module_utils.common.dict_transformations import snake_dict_to_camel_dict
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-from ansible_collections.imgops.image_processor.plugins.module_utils.drift import make_diff
-from ansible_collections.imgops.image_processor.plugins.module_utils.drift import normalise
-from ansible_collections.imgops.image_processor.plugins.module_utils.drift import project
+from ansible_collections.imgops.image_processor.plugins.module_utils.drift import (
+    make_diff,
+    normalise,
+    project,
+)
 
 MANAGED_KEYS = (
     "AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",

@@ -4,7 +4,6 @@ real edits do not."""
 import copy
 
 import pytest
-
 from ansible_collections.imgops.image_processor.plugins.module_utils import drift
 from ansible_collections.imgops.image_processor.plugins.modules import (
     cloudwatch_dashboard,
