@@ -462,7 +462,10 @@ def check_invoke_config(
     name: str, config: Mapping[str, Any] | None, dlq_arn: str, exp: Expectations
 ) -> Problems:
     if not config:
-        return [f"function {name}: no async invoke configuration (OnFailure → {dlq_arn})"]
+        return [
+            f"function {name}: no async invoke configuration (OnFailure → {dlq_arn}) for what the "
+            "upload notification invokes: its failures are lost"
+        ]
     problems = []
     destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
         "Destination"
@@ -476,6 +479,18 @@ def check_invoke_config(
         if config.get(key) != wanted:
             problems.append(f"function {name}: async {label} {config.get(key)}, expected {wanted}")
     return problems
+
+
+def notified_qualifiers(config: Mapping[str, Any] | None, function_name: str) -> list[str | None]:
+    """The qualifiers (None: unqualified) of the function the upload notification invokes."""
+    qualifiers: list[str | None] = []
+    for c in (config or {}).get("LambdaFunctionConfigurations") or []:
+        parts = str(c.get("LambdaFunctionArn", "")).split(":")
+        if len(parts) >= 7 and parts[6] == function_name:
+            qualifier = parts[7] if len(parts) > 7 else None
+            if qualifier not in qualifiers:
+                qualifiers.append(qualifier)
+    return qualifiers
 
 
 @dataclass(frozen=True)
@@ -756,10 +771,11 @@ def check_dashboard(
     listed: set[MetricKey],
     log_group: str,
     alarm_arns: set[str],
-    log_metrics: set[tuple[str, str]],
+    event_metrics: set[tuple[str, str]],
 ) -> tuple[Problems, list[str]]:
-    """Problems, and notes: a metric of a log metric filter exists only once a line matched
-    (the filters have no default value), so its absence is a note, not a failure."""
+    """Problems, and notes: `event_metrics` exist only once their event happened (a log line
+    matched a metric filter without default value; on LocalStack a throttle), so their absence
+    is a note, not a failure. Any other metric shown must be listed with exactly its dimensions."""
     if body is None:
         return [f"dashboard {name} does not exist"], []
     problems, notes = [], []
@@ -767,8 +783,8 @@ def check_dashboard(
         if (namespace, metric, dimensions) in listed:
             continue
         label = _metric(namespace, metric, [{"Name": k, "Value": v} for k, v in sorted(dimensions)])
-        if not dimensions and (namespace, metric) in log_metrics:
-            notes.append(f"{metric} (no matching log line yet)")
+        if (namespace, metric) in event_metrics:
+            notes.append(metric)
         else:
             problems.append(f"dashboard {name}: metric {label} does not exist (ListMetrics)")
     for widget in body.get("widgets") or []:
@@ -960,12 +976,22 @@ def verify_function(stack: Stack, exp: Expectations) -> list[CheckResult]:
         return [result(f"function {name}", [f"function {name}: {_code(error)}"])]
     config = function["Configuration"]
     reserved = (function.get("Concurrency") or {}).get("ReservedConcurrentExecutions")
-    invoke = _answer(
-        lambda: lam.get_function_event_invoke_config(FunctionName=name), "ResourceNotFoundException"
-    )
     dlq_arn = sqs.get_queue_attributes(
         QueueUrl=stack.dead_letter_queue_url, AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
+    # The OnFailure destination is configured per qualifier: what the notification invokes counts.
+    notification = stack.client("s3").get_bucket_notification_configuration(
+        Bucket=stack.upload_bucket
+    )
+    invoke_problems: Problems = []
+    for qualifier in notified_qualifiers(notification, name) or [None]:
+        target = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
+        invoke = _answer(
+            lambda t=target: lam.get_function_event_invoke_config(**t),
+            "ResourceNotFoundException",
+        )
+        label = f"{name}:{qualifier}" if qualifier else name
+        invoke_problems += check_invoke_config(label, invoke, dlq_arn, exp)
     problems = (
         check_function_configuration(config, exp)
         + check_environment(
@@ -985,7 +1011,7 @@ def verify_function(stack: Stack, exp: Expectations) -> list[CheckResult]:
         ),
         result(
             "async invoke config",
-            check_invoke_config(name, invoke, dlq_arn, exp),
+            invoke_problems,
             f"retries {exp.async_retry_attempts}, OnFailure → {dlq_arn.rpartition(':')[2]}",
         ),
     ]
@@ -1297,24 +1323,26 @@ def verify_dashboard(
         body = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
     except ClientError:
         body = None
-    log_metrics = {
+    event_metrics = {
         (stack.metrics_namespace, str(e["metric_name"]))
         for e in catalog
         if e.get("signal") == "log"
     }
+    if stack.is_emulated:  # emulator/.../fidelity/lambda_throttles.py: published per throttle
+        event_metrics.add(("AWS/Lambda", "Throttles"))
     alarms = fetch_alarms(cloudwatch, stack.alarm_names)
     arns = {str(alarm.get("AlarmArn")) for alarm in alarms.values()}
     shown = dashboard_metrics(body) if body else []
     deadline = time.monotonic() + settings.metrics_timeout.total_seconds()
     while True:  # a new metric takes a while to be listed on AWS
         listed = _list_metrics(cloudwatch, {(ns, metric) for ns, metric, _ in shown})
-        problems, notes = check_dashboard(name, body, listed, stack.log_group, arns, log_metrics)
+        problems, notes = check_dashboard(name, body, listed, stack.log_group, arns, event_metrics)
         if not problems or time.monotonic() > deadline or body is None:
             break
         time.sleep(POLL_SECONDS * 5)
     detail = f"{len(shown)} metrics listed"
     if notes:
-        detail += f"; not yet published: {', '.join(notes)}"
+        detail += f"; no event yet for {', '.join(notes)}"
     return [result(f"dashboard {name}", problems, detail)]
 
 

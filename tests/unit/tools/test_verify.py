@@ -43,6 +43,7 @@ from tools.imgops.verify import (
     dashboard_metrics,
     load_catalog,
     load_expectations,
+    notified_qualifiers,
     print_results,
 )
 
@@ -599,7 +600,7 @@ def test_dashboard() -> None:
     problems, notes = check_dashboard(
         "d", body, {invocations}, LOG_GROUP, {"arn:alarm:a"}, log_metrics
     )
-    assert problems == [] and notes == ["Timeouts (no matching log line yet)"]
+    assert problems == [] and notes == ["Timeouts"]
     only(check_dashboard("d", body, listed, LOG_GROUP, set(), log_metrics)[0], "arn:alarm:a")
     only(
         check_dashboard("d", body, listed, "/aws/lambda/x", {"arn:alarm:a"}, log_metrics)[0],
@@ -724,3 +725,12 @@ def test_print_results_marks_each_check(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert "✓ bucket a" in out and "✗ alarms" in out and "- alert by email" in out
     assert "1 passed, 1 failed, 1 skipped" in out
+
+
+def test_notified_qualifiers_decide_which_invoke_config_counts() -> None:
+    """The OnFailure destination is per qualifier: a notification on version 1 needs version 1's
+    invoke config (the unqualified one does not cover it)."""
+    assert notified_qualifiers(notification(("", "")), FN) == [None]
+    assert notified_qualifiers(notification(("", ""), arn=FN_ARN + ":1"), FN) == ["1"]
+    assert notified_qualifiers(notification(("", ""), arn=FN_ARN + "-other"), FN) == []
+    only(check_invoke_config(f"{FN}:1", None, DLQ, EXP), f"{FN}:1", "failures are lost")
