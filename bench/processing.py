@@ -129,13 +129,14 @@ def run_pyvips(data: bytes) -> int:
     flat = image.flatten(background=list(SETTINGS.background_color)) if image.hasalpha() else image
     thumbnail = flat.thumbnail_image(SETTINGS.thumbnail_size)
     encoders: EncoderSettings = SETTINGS.encoders
+    optimize = getattr(encoders, "jpeg_optimize", False)  # --baseline trees may predate it
     outputs = [
-        flat.jpegsave_buffer(Q=SETTINGS.jpeg_quality, keep="icc"),
-        flat.jpegsave_buffer(Q=SETTINGS.low_jpeg_quality, keep="icc"),
+        flat.jpegsave_buffer(Q=SETTINGS.jpeg_quality, optimize_coding=optimize, keep="icc"),
+        flat.jpegsave_buffer(Q=SETTINGS.low_jpeg_quality, optimize_coding=optimize, keep="icc"),
         image.webpsave_buffer(Q=SETTINGS.webp_quality, effort=encoders.webp_method, keep="icc"),
         # filter="all": adaptive row filters, as Pillow's encoder does (libvips defaults to none)
         image.pngsave_buffer(compression=VIPS_PNG_COMPRESSION, filter="all", keep="icc"),
-        thumbnail.jpegsave_buffer(Q=SETTINGS.jpeg_quality, keep="icc"),
+        thumbnail.jpegsave_buffer(Q=SETTINGS.jpeg_quality, optimize_coding=optimize, keep="icc"),
     ]
     return sum(len(output) for output in outputs)
 
@@ -267,7 +268,7 @@ def encoder_table() -> None:
                   for extra in ({}, {"optimize": True}, {"progressive": True},
                                 {"subsampling": 0})]  # fmt: skip
     candidates += [pillow("PNG", compress_level=level, compress_type=strategy)
-                   for level in (1, 2, 3, 6) for strategy in (0, 3)]  # fmt: skip
+                   for level in (1, 2, 3, 6) for strategy in (0, 1, 3)]  # fmt: skip
     candidates += [pillow("WEBP", quality=80, method=method) for method in range(7)]
     candidates += [("pyvips PNG", f'{{"compression": {level}, "filter": "all"}}',
                     lambda level=level: vips.pngsave_buffer(compression=level, filter="all"))

@@ -107,15 +107,25 @@ def variant_specs(settings: ProcessingSettings) -> tuple[VariantSpec, ...]:
             (("quality", settings.webp_quality), ("method", encoders.webp_method)),
         ),
         VariantSpec(
-            "compressed", "JPEG", "jpg", "image/jpeg", (("quality", settings.jpeg_quality),)
+            "compressed",
+            "JPEG",
+            "jpg",
+            "image/jpeg",
+            (("quality", settings.jpeg_quality), ("optimize", encoders.jpeg_optimize)),
         ),
-        VariantSpec("low", "JPEG", "jpg", "image/jpeg", (("quality", settings.low_jpeg_quality),)),
+        VariantSpec(
+            "low",
+            "JPEG",
+            "jpg",
+            "image/jpeg",
+            (("quality", settings.low_jpeg_quality), ("optimize", encoders.jpeg_optimize)),
+        ),
         VariantSpec(
             "thumbnail",
             "JPEG",
             "jpg",
             "image/jpeg",
-            (("quality", settings.jpeg_quality),),
+            (("quality", settings.jpeg_quality), ("optimize", encoders.jpeg_optimize)),
             fit=settings.thumbnail_size,
         ),
     )
