@@ -144,36 +144,68 @@ def cases(prefix: str = "") -> list[Case]:
         lambda: Case("truncated-jpeg", "truncated.jpg", jpeg[: len(jpeg) // 2], f),
         lambda: Case("truncated-png", "truncated-png.png", png[: len(png) // 2], f),
         # Pillow does not check IDAT CRCs: a damaged stream may decode to damaged pixels
-        lambda: Case("corrupt-png-idat", "corrupt-idat.png", _corrupt_png_idat(png),
-                     Expect.EITHER, size),
-        lambda: Case("corrupt-jpeg-scan", "corrupt-scan.jpg", _scrambled_jpeg(jpeg), Expect.EITHER,
-                     size),
+        lambda: Case(
+            "corrupt-png-idat", "corrupt-idat.png", _corrupt_png_idat(png), Expect.EITHER, size
+        ),
+        lambda: Case(
+            "corrupt-jpeg-scan", "corrupt-scan.jpg", _scrambled_jpeg(jpeg), Expect.EITHER, size
+        ),
         lambda: Case("header-only-jpeg", "header-only.jpg", jpeg[:200], f),
         lambda: Case("decompression-bomb", "bomb.png", decompression_bomb(), f),
         # odd but valid: five variants each
-        lambda: Case("strip-30000x1", "strip-wide.png",
-                     _encode(Image.linear_gradient("L").resize((30000, 1)), "PNG"), v,
-                     (30000, 1)),
-        lambda: Case("strip-1x30000", "strip-tall.png",
-                     _encode(Image.linear_gradient("L").resize((1, 30000)), "PNG"), v,
-                     (1, 30000)),
-        lambda: Case("grey-16-bit-png", "grey16.png", _encode(gradient16.convert("I;16"), "PNG"),
-                     v, size),
-        lambda: Case("cmyk-jpeg-no-profile", "cmyk-plain.jpg",
-                     _encode(photo.convert("CMYK"), "JPEG", quality=90), v, size),
-        lambda: Case("cmyk-jpeg-icc", "cmyk-icc.jpg",
-                     _encode(photo.convert("CMYK"), "JPEG", quality=90,
-                             icc_profile=toy_cmyk_profile()), v, size),
-        lambda: Case("palette-transparency-png", "palette-alpha.png", _encode(palette, "PNG"), v,
-                     size),
-        lambda: Case("palette-transparency-gif", "palette-alpha-gif.gif", _encode(palette, "GIF"), v,
-                     size),
-        lambda: Case("animated-gif", "animated-gif.gif",
-                     _encode(frames[0], "GIF", save_all=True, append_images=frames[1:],
-                             duration=100, loop=0), v, (160, 100)),
-        lambda: Case("animated-webp", "animated-webp.webp",
-                     _encode(frames[0], "WEBP", save_all=True, append_images=frames[1:],
-                             duration=100), v, (160, 100)),
+        lambda: Case(
+            "strip-30000x1",
+            "strip-wide.png",
+            _encode(Image.linear_gradient("L").resize((30000, 1)), "PNG"),
+            v,
+            (30000, 1),
+        ),
+        lambda: Case(
+            "strip-1x30000",
+            "strip-tall.png",
+            _encode(Image.linear_gradient("L").resize((1, 30000)), "PNG"),
+            v,
+            (1, 30000),
+        ),
+        lambda: Case(
+            "grey-16-bit-png", "grey16.png", _encode(gradient16.convert("I;16"), "PNG"), v, size
+        ),
+        lambda: Case(
+            "cmyk-jpeg-no-profile",
+            "cmyk-plain.jpg",
+            _encode(photo.convert("CMYK"), "JPEG", quality=90),
+            v,
+            size,
+        ),
+        lambda: Case(
+            "cmyk-jpeg-icc",
+            "cmyk-icc.jpg",
+            _encode(photo.convert("CMYK"), "JPEG", quality=90, icc_profile=toy_cmyk_profile()),
+            v,
+            size,
+        ),
+        lambda: Case(
+            "palette-transparency-png", "palette-alpha.png", _encode(palette, "PNG"), v, size
+        ),
+        lambda: Case(
+            "palette-transparency-gif", "palette-alpha-gif.gif", _encode(palette, "GIF"), v, size
+        ),
+        lambda: Case(
+            "animated-gif",
+            "animated-gif.gif",
+            _encode(
+                frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0
+            ),
+            v,
+            (160, 100),
+        ),
+        lambda: Case(
+            "animated-webp",
+            "animated-webp.webp",
+            _encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100),
+            v,
+            (160, 100),
+        ),
         lambda: Case("multipage-tiff", "pages.tiff", tiff_pages.getvalue(), v, (160, 100)),
         lambda: Case("bmp", "bitmap.bmp", _encode(photo, "BMP"), v, size),
         *[lambda n=n: _exif_oriented(n) for n in range(1, 9)],
@@ -185,14 +217,20 @@ def cases(prefix: str = "") -> list[Case]:
         lambda: Case("key-uppercase-ext", "UPPER.JPG", jpeg, v, size),
         lambda: Case("key-uppercase-png", "UPPER-PNG.PNG", png, v, size),
         lambda: Case("key-no-extension", "no-extension", jpeg, v, size),
-        lambda: Case("key-deep-prefix", "/".join(f"d{i}" for i in range(60)) + "/deep.jpg", jpeg,
-                     v, size),
-        lambda: Case("key-longest-that-fits",
-                     _long_key(prefix, S3_MAX_KEY_BYTES - LONGEST_VARIANT_SUFFIX + 4, "fits"),
-                     jpeg, v, size),
+        lambda: Case(
+            "key-deep-prefix", "/".join(f"d{i}" for i in range(60)) + "/deep.jpg", jpeg, v, size
+        ),
+        lambda: Case(
+            "key-longest-that-fits",
+            _long_key(prefix, S3_MAX_KEY_BYTES - LONGEST_VARIANT_SUFFIX + 4, "fits"),
+            jpeg,
+            v,
+            size,
+        ),
         # some variant keys fit, some do not: must not end half written
-        lambda: Case("key-variants-too-long", _long_key(prefix, S3_MAX_KEY_BYTES - 4, "over"),
-                     jpeg, f),
+        lambda: Case(
+            "key-variants-too-long", _long_key(prefix, S3_MAX_KEY_BYTES - 4, "over"), jpeg, f
+        ),
         lambda: Case("key-s3-maximum", _long_key(prefix, S3_MAX_KEY_BYTES, "max"), jpeg, f),
     ]
     return [build() for build in builders]

@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,16 +135,14 @@ def run(args: argparse.Namespace) -> int:
         for future in tqdm(futures, desc="uploaded", unit="img", file=sys.stderr):
             entries.append(future.result())
     uploads_done = time.time()
-    accounting = reconcile(
-        stack, entries, args.wait, on_progress=_progress_bar(len(entries))
-    )
+    accounting = reconcile(stack, entries, args.wait, on_progress=_progress_bar(len(entries)))
     observer.stop()
     report(stack, args, entries, sizes, observer, accounting, started, uploads_done, mix)
     print(f"manifest {manifest}  (re-check: bench/accounting.py {manifest})")
     return 0 if accounting.passed else 1
 
 
-def _progress_bar(total: int):  # noqa: ANN202 - a callback closing over its bar
+def _progress_bar(total: int) -> Callable[[int, int], None]:
     bar = tqdm(total=total, desc="settled", unit="img", file=sys.stderr)
 
     def update(settled: int, _: int) -> None:
@@ -179,8 +178,10 @@ def report(
             values = [v for key, v in latencies.items() if sizes[key] == megapixels]
             if values:
                 print(_latency_line(f"{megapixels:g} MP", values))
-    print(f"execution environments at once: {observer.max_workers} worker processes (/proc), "
-          f"ConcurrentExecutions Maximum {_concurrent_executions(stack, started)}")
+    print(
+        f"execution environments at once: {observer.max_workers} worker processes (/proc), "
+        f"ConcurrentExecutions Maximum {_concurrent_executions(stack, started)}"
+    )
     if not args.no_baseline:
         seconds = single_core_seconds(mix)
         mean = statistics.fmean(seconds[sizes[e.key]] for e in entries)

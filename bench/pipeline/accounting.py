@@ -214,7 +214,8 @@ class VariantListing:
 
     def __init__(self, stack: Stack, expected: Iterable[str]) -> None:
         self.stack = stack
-        self.prefix = os.path.commonprefix(list(expected))
+        # S3 prefixes are string prefixes, not path components
+        self.prefix = os.path.commonprefix(list(expected))  # noqa: RUF071
 
     def snapshot(self) -> dict[str, datetime]:
         found: dict[str, datetime] = {}
