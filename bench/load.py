@@ -191,7 +191,7 @@ def report(
         print(f"ideal on 2 cores {ideal:.2f} images/s; 80 % target {0.8 * ideal:.2f} images/s")
         if done:
             achieved = len(done) / (max(done.values()) - started)
-            print(f"burst/ideal = {achieved / ideal:.0%}")
+            print(f"achieved/ideal = {achieved / ideal:.0%}")
     print(accounting.table())
 
 
