@@ -758,6 +758,7 @@ def _fast_delimited_check(
     right_keys = [(offset, f"${name}") for offset, name in layout.right]
     block_keys = [(offset, f"${name}") for name, offset in block.items()]
     left_positions = frozenset(index for index, _ in layout.left)
+    anchor_offset, anchor_text = anchor if anchor is not None else (0, "")
 
     def extract(values: list[str], start: int) -> Extracted:
         count = len(values)
@@ -783,34 +784,29 @@ def _fast_delimited_check(
             return extract(values, 0)
         end = count - last_start  # the last start, inclusive
         if anchor is None:
-            starts: Iterable[int] = range(head, end + 1)
-        else:
-            starts = _anchored_starts(values, anchor, head, end)
-        for start in starts:
+            for start in range(head, end + 1):
+                for offset, test in late:
+                    if not test(values[start + offset]):
+                        break
+                else:
+                    return extract(values, start)
+            return None
+        position, stop = head + anchor_offset, end + anchor_offset + 1
+        while position < stop:
+            try:
+                position = values.index(anchor_text, position, stop)
+            except ValueError:
+                return None
+            start = position - anchor_offset
             for offset, test in late:
                 if not test(values[start + offset]):
                     break
             else:
                 return extract(values, start)
+            position += 1
         return None
 
     return check
-
-
-def _anchored_starts(
-    values: list[str], anchor: tuple[int, str], head: int, end: int
-) -> Iterator[int]:
-    """Block starts in [head, end] where the field at `offset` into the block is `text`."""
-    offset, text = anchor
-    position, stop = head + offset, end + offset + 1
-    index = values.index
-    while position < stop:
-        try:
-            position = index(text, position, stop)
-        except ValueError:
-            return
-        yield position - offset
-        position += 1
 
 
 class _Layout:
@@ -1251,7 +1247,8 @@ class MetricFilter:
 
 _LOOKS_JSON = 1  # mask bits of MetricFilterSet: the message starts with `{`,
 _HAS_BACKSLASH = 2  # and has a backslash (JSON escapes: literals say nothing)
-_PlanStep = tuple[int, Any]
+# (kind, check, defaults or the points of a _POINTS step, constant datapoints, _matched)
+_PlanStep = tuple[int, Any, tuple[Datapoint, ...], Any, Any]
 _MAX_PLANS = 4096
 _POINTS, _JSON_CHECK, _EVENT_CHECK = 0, 1, 2
 
@@ -1301,9 +1298,20 @@ class MetricFilterSet:
             if not points:
                 return
             if steps and steps[-1][0] == _POINTS:
-                steps[-1] = (_POINTS, steps[-1][1] + tuple(points))
+                steps[-1] = (_POINTS, None, steps[-1][2] + tuple(points), None, None)
             else:
-                steps.append((_POINTS, tuple(points)))
+                steps.append((_POINTS, None, tuple(points), None, None))
+
+        def check(kind: int, metric_filter: MetricFilter) -> None:
+            steps.append(
+                (
+                    kind,
+                    metric_filter.pattern.check,
+                    metric_filter._defaults,
+                    metric_filter._constant,
+                    metric_filter._matched,
+                )
+            )
 
         for metric_filter, masks in zip(self._filters, self._masks, strict=True):
             pattern = metric_filter.pattern
@@ -1312,13 +1320,13 @@ class MetricFilterSet:
                 if not mask & _LOOKS_JSON or not (mask & _HAS_BACKSLASH or literals_hold):
                     emit(metric_filter._defaults)
                 else:
-                    steps.append((_JSON_CHECK, metric_filter))
+                    check(_JSON_CHECK, metric_filter)
             elif not literals_hold:
                 emit(metric_filter._defaults)
             elif pattern.exact and metric_filter._constant is not None:
                 emit(metric_filter._constant)
             else:
-                steps.append((_EVENT_CHECK, metric_filter))
+                check(_EVENT_CHECK, metric_filter)
         plan = tuple(steps)
         if len(self._plans) >= _MAX_PLANS:  # varied logs and many literals: start over
             self._plans.clear()
@@ -1336,7 +1344,10 @@ class MetricFilterSet:
             for literal, bit in text_literals:
                 if literal in message:
                     mask |= bit
-            if json_literals is not None and message.lstrip().startswith("{"):
+            first = message[:1]
+            if json_literals is not None and (
+                first == "{" or (first.isspace() and message.lstrip().startswith("{"))
+            ):
                 if "\\" in message:
                     mask |= _LOOKS_JSON | _HAS_BACKSLASH
                 else:
@@ -1348,9 +1359,9 @@ class MetricFilterSet:
             if plan is None:
                 plan = self._plan(mask)
             event = None
-            for step, payload in plan:
+            for step, check, defaults, constant, matched in plan:
                 if step == _POINTS:
-                    for point in payload:
+                    for point in defaults:
                         append((index, point))
                     continue
                 if event is None:
@@ -1358,18 +1369,16 @@ class MetricFilterSet:
                 if step == _JSON_CHECK:
                     document = event.document()
                     extracted = (
-                        _NO_VALUES
-                        if document is not _NOT_JSON and payload.pattern.check(document)
-                        else None
+                        _NO_VALUES if document is not _NOT_JSON and check(document) else None
                     )
                 else:
-                    extracted = payload.pattern.check(event)
+                    extracted = check(event)
                 if extracted is None:
-                    points = payload._defaults
-                elif payload._constant is not None:
-                    points = payload._constant
+                    points = defaults
+                elif constant is not None:
+                    points = constant
                 else:
-                    points = payload._matched(event, extracted)
+                    points = matched(event, extracted)
                 for point in points:
                     append((index, point))
         return results
