@@ -10,7 +10,9 @@ Settings (environment variables):
     LOCALSTACK_SERVICES        services to start (default: what this project uses)
     LOCALSTACK_STATE_DIR       state, pid file and log (default .state/localstack-<port>)
     LOCALSTACK_START_TIMEOUT   seconds to wait for health (default 60)
-Any other LocalStack setting in the environment (e.g. LAMBDA_RETRY_BASE_DELAY) is passed on.
+    LAMBDA_RETRY_BASE_DELAY    seconds before the first async retry (default 5 here; AWS and
+                               LocalStack wait about 60, then 120, so set 60 for AWS timing)
+Any other LocalStack setting in the environment is passed on.
 Standard library only; runs on any Python 3.
 """
 
@@ -130,6 +132,9 @@ def up(settings: Settings) -> int:
         # between instances (which wipe it); its own TMPDIR keeps each instance apart.
         "TMPDIR": str(tmp_dir),
         "LAMBDA_RUNTIME_EXECUTOR": "local",
+        # A failed upload reaches the dead-letter queue in seconds instead of three minutes;
+        # the retries themselves (count, order, OnFailure record) are unchanged.
+        "LAMBDA_RETRY_BASE_DELAY": os.environ.get("LAMBDA_RETRY_BASE_DELAY", "5"),
         "EMBEDDED_LAMBDA_RUNTIMES_DIR": str(VENVS / "runtimes"),
         INSTANCE_MARKER: str(settings.state_dir),
     }
