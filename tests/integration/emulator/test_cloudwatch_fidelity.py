@@ -6,11 +6,10 @@ answering LocalStack every test fails: these are the checks that the patches are
 
 from __future__ import annotations
 
+import functools
 import io
 import json
-import os
 import time
-import urllib.request
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -18,38 +17,20 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 pytestmark = pytest.mark.emulator
 
-ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
 PERIOD = 10  # high-resolution alarms evaluate every 10 s
 ALARM_TIMEOUT = 60
 
 
 @pytest.fixture(scope="module")
-def aws() -> Callable[[str], Any]:
-    try:
-        with urllib.request.urlopen(f"{ENDPOINT}/_localstack/health", timeout=5) as response:
-            health = json.load(response)
-    except OSError as error:
-        pytest.fail(f"no LocalStack answers at {ENDPOINT}: {error}")
-    assert health["services"].get("cloudwatch") in ("available", "running"), health
-
-    def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=ENDPOINT,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(retries={"total_max_attempts": 1}),  # count every 429
-        )
-
-    return client
+def aws(aws_client: Callable[..., Any]) -> Callable[[str], Any]:
+    """The emulator's clients without retries, so every throttled call counts."""
+    return functools.partial(aws_client, config=Config(retries={"total_max_attempts": 1}))
 
 
 @pytest.fixture

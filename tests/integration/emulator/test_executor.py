@@ -3,6 +3,7 @@ can notice must be what AWS Lambda does (issue 2's acceptance)."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import subprocess
@@ -45,6 +46,25 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
+def lambda_metric_points(
+    cloudwatch, function_name: str, metric: str, statistics: list[str], period: int = 60
+) -> list[dict]:
+    """The function's AWS/Lambda datapoints of the last five minutes."""
+    return cloudwatch.get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName=metric,
+        Dimensions=[{"Name": "FunctionName", "Value": function_name}],
+        StartTime=datetime.now(UTC) - timedelta(minutes=5),
+        EndTime=datetime.now(UTC) + timedelta(minutes=1),
+        Period=period,
+        Statistics=statistics,
+    )["Datapoints"]
+
+
+def lambda_metric_sum(cloudwatch, function_name: str, metric: str) -> float:
+    return sum(p["Sum"] for p in lambda_metric_points(cloudwatch, function_name, metric, ["Sum"]))
+
+
 @pytest.fixture(scope="module")
 def lam(aws_client):
     return aws_client("lambda")
@@ -79,8 +99,6 @@ def make_function(lam) -> Iterator[Callable[..., str]]:
 
 def invoke(lam, name: str, event: dict | None = None) -> tuple[dict, dict, str]:
     response = lam.invoke(FunctionName=name, Payload=json.dumps(event or {}), LogType="Tail")
-    import base64
-
     logs = base64.b64decode(response.get("LogResult", "")).decode()
     return response, json.loads(response["Payload"].read() or b"null"), logs
 
@@ -186,20 +204,10 @@ def test_handler_exception_is_aws_error_json_and_counts_as_error(lam, make_funct
     assert "[ERROR] ValueError: bad input: testing" in logs
 
     cloudwatch = aws_client("cloudwatch")
-
-    def errors_recorded() -> float:
-        points = cloudwatch.get_metric_statistics(
-            Namespace="AWS/Lambda",
-            MetricName="Errors",
-            Dimensions=[{"Name": "FunctionName", "Value": name}],
-            StartTime=datetime.now(UTC) - timedelta(minutes=5),
-            EndTime=datetime.now(UTC) + timedelta(minutes=1),
-            Period=60,
-            Statistics=["Sum"],
-        )["Datapoints"]
-        return sum(p["Sum"] for p in points)
-
-    assert wait_until(errors_recorded, 15, "the AWS/Lambda Errors metric") == 1
+    errors = wait_until(
+        lambda: lambda_metric_sum(cloudwatch, name, "Errors"), 15, "the AWS/Lambda Errors metric"
+    )
+    assert errors == 1
 
 
 def test_async_failure_reaches_the_on_failure_destination(lam, make_function, aws_client):
@@ -330,11 +338,22 @@ def pillow_layer(tmp_path_factory) -> bytes:
     target = tmp_path_factory.mktemp("pillow-layer") / "python"
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--target",
+            str(target),
             # The python3.12 runtime is Amazon Linux 2023 (glibc 2.34): manylinux_2_28 fits.
-            "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux2014_x86_64",
-            "--python-version", "3.12",
-            "--only-binary=:all:", "pillow==13.0.0",
+            "--platform",
+            "manylinux_2_28_x86_64",
+            "--platform",
+            "manylinux2014_x86_64",
+            "--python-version",
+            "3.12",
+            "--only-binary=:all:",
+            "pillow==13.0.0",
         ],
         check=True,
     )
@@ -402,20 +421,10 @@ def test_s3_upload_runs_a_layered_pillow_function_that_writes_another_bucket(
     assert result.format == "PNG" and result.size == (16, 12)
 
     cloudwatch = aws_client("cloudwatch")
-
-    def invocations() -> float:
-        points = cloudwatch.get_metric_statistics(
-            Namespace="AWS/Lambda",
-            MetricName="Invocations",
-            Dimensions=[{"Name": "FunctionName", "Value": name}],
-            StartTime=datetime.now(UTC) - timedelta(minutes=5),
-            EndTime=datetime.now(UTC) + timedelta(minutes=1),
-            Period=60,
-            Statistics=["Sum"],
-        )["Datapoints"]
-        return sum(p["Sum"] for p in points)
-
-    assert wait_until(invocations, 15, "the AWS/Lambda Invocations metric") >= 1
+    invocations = wait_until(
+        lambda: lambda_metric_sum(cloudwatch, name, "Invocations"), 15, "Invocations"
+    )
+    assert invocations >= 1
 
 
 def test_duration_and_concurrent_executions_metrics(lam, make_function, aws_client):
@@ -434,15 +443,7 @@ def test_duration_and_concurrent_executions_metrics(lam, make_function, aws_clie
     cloudwatch = aws_client("cloudwatch")
 
     def statistics(metric: str, stat: str) -> list[dict]:
-        return cloudwatch.get_metric_statistics(
-            Namespace="AWS/Lambda",
-            MetricName=metric,
-            Dimensions=[{"Name": "FunctionName", "Value": name}],
-            StartTime=datetime.now(UTC) - timedelta(minutes=5),
-            EndTime=datetime.now(UTC) + timedelta(minutes=1),
-            Period=300,
-            Statistics=[stat, "SampleCount"],
-        )["Datapoints"]
+        return lambda_metric_points(cloudwatch, name, metric, [stat, "SampleCount"], period=300)
 
     durations = wait_until(
         lambda: [p for p in statistics("Duration", "Minimum") if p["SampleCount"] >= 7],

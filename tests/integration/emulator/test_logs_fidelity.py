@@ -6,16 +6,13 @@ answering LocalStack every test fails: these are the checks that the patches are
 
 from __future__ import annotations
 
-import json
-import os
+import functools
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -23,7 +20,6 @@ from embedded_localstack.filter_pattern import LogEvent, compile_pattern
 
 pytestmark = pytest.mark.emulator
 
-ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
 
 # What the function and the Lambda platform write into /aws/lambda/<name>.
 LAMBDA_LINES = [
@@ -44,26 +40,9 @@ ERRORS_IN_LAMBDA_LINES = 3
 
 
 @pytest.fixture(scope="module")
-def aws() -> Callable[[str], Any]:
-    try:
-        with urllib.request.urlopen(f"{ENDPOINT}/_localstack/health", timeout=5) as response:
-            health = json.load(response)
-    except OSError as error:
-        pytest.fail(f"no LocalStack answers at {ENDPOINT}: {error}")
-    for service in ("logs", "cloudwatch"):
-        assert health["services"].get(service) in ("available", "running"), health
-
-    def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=ENDPOINT,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(retries={"max_attempts": 1}),
-        )
-
-    return client
+def aws(aws_client: Callable[..., Any]) -> Callable[[str], Any]:
+    """The emulator's clients without retries, so every throttled call counts."""
+    return functools.partial(aws_client, config=Config(retries={"max_attempts": 1}))
 
 
 @pytest.fixture
