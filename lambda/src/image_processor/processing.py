@@ -45,6 +45,7 @@ SRGB_ICC = _SRGB_PROFILE.tobytes()
 _POOL = ThreadPoolExecutor(
     max_workers=max(1, len(os.sched_getaffinity(0))), thread_name_prefix="encode"
 )
+
 # Errors Pillow raises for data it cannot decode (UnidentifiedImageError is handled first).
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
 
@@ -162,7 +163,11 @@ def fit_within(width: int, height: int, limit: int) -> tuple[int, int]:
 
 
 def normalise(image: Image.Image, settings: ProcessingSettings) -> Image.Image:
-    """Decode and bring to an sRGB working image in L, LA, RGB or RGBA, upright, metadata-free."""
+    """Decode and bring to an sRGB working image in L, LA, RGB or RGBA, upright, metadata-free.
+
+    Consumes `image`: it is closed on return (its size, mode, format and info stay readable),
+    so a 24 MP decode does not stay in memory beside the 11 MP working image while encoding.
+    """
     orientation = _orientation(image)
     target = fit_within(*image.size, settings.max_dimension)
     if image.format in ("JPEG", "MPO") and target != image.size:
@@ -176,12 +181,13 @@ def normalise(image: Image.Image, settings: ProcessingSettings) -> Image.Image:
     icc_profile = image.info.get("icc_profile")
     working = _to_working_mode(image)
     if working.size != target:
-        working = working.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        working = _resize(working, target)
     working = _to_srgb(working, icc_profile)
     if orientation in _TRANSPOSE_FOR_ORIENTATION:
         working = working.transpose(_TRANSPOSE_FOR_ORIENTATION[orientation])
     working = _view(working)  # never mutate the decoded source, even when nothing changed
     working.info = {}  # no EXIF/GPS, XMP, comments or text chunks reach the outputs
+    image.close()  # frees the decoded pixels unless `working` still shares them
     return working
 
 
@@ -205,6 +211,8 @@ def render_variants(
         futures.append(
             _POOL.submit(_render, _view(source), spec, settings, source_key, key_template)
         )
+    # The tasks hold their own views: the flattened copy is freed when its last JPEG is done.
+    flattened = source = None
     for future in as_completed(futures):
         yield future.result()
 
@@ -224,7 +232,7 @@ def flatten(image: Image.Image, background: tuple[int, int, int]) -> Image.Image
         return image
     rgba = image.convert("RGBA") if image.mode == "LA" else image
     flat = Image.new("RGB", rgba.size, background)
-    flat.paste(rgba, mask=rgba.getchannel("A"))
+    flat.paste(rgba, mask=rgba)  # an RGBA mask uses its alpha band, no getchannel() copy
     return flat
 
 
@@ -260,6 +268,62 @@ def _render(
         width=image.width,
         height=image.height,
     )
+
+
+def _strips(height: int) -> list[tuple[int, int]]:
+    """Row ranges for splitting one big operation across the pool: a few per thread, so the
+    threads stay busy and only a few strip-sized temporaries exist at a time."""
+    workers = _POOL._max_workers
+    count = min(4 * workers, max(1, height // 64)) if workers > 1 else 1
+    return [(height * index // count, height * (index + 1) // count) for index in range(count)]
+
+
+def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """LANCZOS to `size`, in horizontal strips on the pool when there is more than one CPU.
+
+    Each strip resamples its box of the whole source (taps reach across the strip edges), so
+    there are no seams; values match one resize() to +-2 (Pillow's float box coordinates
+    round differently). Only without Pillow's reduce() step (scale under 2 * reducing_gap),
+    whose box alignment would differ.
+    """
+    gap = 3.0
+    strips = _strips(size[1])
+    scale = max(image.width / size[0], image.height / size[1])
+    if len(strips) == 1 or scale >= 2 * gap or size[0] * size[1] < 1_000_000:
+        return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=gap)
+    mode = image.mode
+    if mode in ("LA", "RGBA"):  # what resize() does itself: resample premultiplied alpha
+        image = image.convert(mode[:-1] + "a")
+    out = Image.new(image.mode, size)
+    row_scale = image.height / size[1]
+
+    def strip(rows: tuple[int, int]) -> None:
+        top, bottom = rows
+        box = (0.0, top * row_scale, float(image.width), bottom * row_scale)
+        part = image.resize(
+            (size[0], bottom - top), Image.Resampling.LANCZOS, box=box, reducing_gap=gap
+        )
+        out.paste(part, (0, top))
+
+    list(_POOL.map(strip, strips))
+    return out.convert(mode) if out.mode != mode else out
+
+
+def _apply_transform(image: Image.Image, transform: ImageCms.ImageCmsTransform) -> Image.Image:
+    """ImageCms.applyTransform() in strips on the pool (LittleCMS releases the GIL and a
+    transform can be shared between threads); identical pixels, one strip copy per thread."""
+    strips = _strips(image.height)
+    if len(strips) == 1 or image.width * image.height < 1_000_000:
+        return ImageCms.applyTransform(image, transform)
+    out = Image.new(transform.output_mode, image.size)
+
+    def strip(rows: tuple[int, int]) -> None:
+        top, bottom = rows
+        part = image.crop((0, top, image.width, bottom))
+        out.paste(ImageCms.applyTransform(part, transform), (0, top))
+
+    list(_POOL.map(strip, strips))
+    return out
 
 
 def _view(image: Image.Image) -> Image.Image:
@@ -321,7 +385,7 @@ def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
             )
         else:
             if transform is not None:
-                return ImageCms.applyTransform(image, transform)
+                return _apply_transform(image, transform)
     return image.convert("RGB") if image.mode == "CMYK" else image
 
 

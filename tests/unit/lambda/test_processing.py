@@ -241,3 +241,60 @@ def test_pixel_limit_is_configurable(photo: Image.Image) -> None:
     with pytest.raises(ImageTooLarge):
         render(encode(photo, "PNG"), max_input_pixels=photo.width * photo.height - 1)
     assert render(encode(photo, "PNG"), max_input_pixels=photo.width * photo.height)
+
+
+def _four_strips(height: int) -> list[tuple[int, int]]:
+    return [(height * index // 4, height * (index + 1) // 4) for index in range(4)]
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
+def test_big_resize_in_strips_matches_one_resize(
+    monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from image_processor import processing
+
+    from tests.images.generate import photo_like
+
+    monkeypatch.setattr(processing, "_strips", _four_strips)  # even on a 1-CPU runner
+    source = photo_like((1800, 1200), seed=5)
+    if mode in ("LA", "RGBA"):
+        source.putalpha(Image.linear_gradient("L").resize(source.size))
+    source = source.convert(mode)
+    stripped = processing._resize(source, (1500, 1000))
+    whole = source.resize((1500, 1000), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    assert stripped.mode == mode and stripped.size == (1500, 1000)
+    got, expected = pixels(stripped), pixels(whole)
+    if mode in ("LA", "RGBA"):  # compare premultiplied: near alpha 0 colour means nothing
+        got = np.concatenate([got[..., :-1] * got[..., -1:] // 255, got[..., -1:]], axis=-1)
+        expected = np.concatenate(
+            [expected[..., :-1] * expected[..., -1:] // 255, expected[..., -1:]], axis=-1
+        )
+    difference = np.abs(got - expected)
+    # float rounding (+1 more from un- and re-premultiplying), no seams
+    assert difference.max() <= (3 if mode in ("LA", "RGBA") else 2)
+    assert difference.mean() < 0.3
+
+
+def test_icc_transform_in_strips_is_identical(monkeypatch: pytest.MonkeyPatch) -> None:
+    from image_processor import processing
+
+    from tests.images.generate import photo_like
+
+    monkeypatch.setattr(processing, "_strips", _four_strips)
+    cmyk = photo_like((1200, 900), seed=5).convert("CMYK")
+    transform = processing._srgb_transform(toy_cmyk_profile(), "CMYK")
+    assert transform is not None
+    stripped = processing._apply_transform(cmyk, transform)
+    assert stripped.tobytes() == ImageCms.applyTransform(cmyk, transform).tobytes()
+
+
+def test_normalise_releases_the_decoded_source(photo: Image.Image) -> None:
+    from image_processor.config import ProcessingSettings
+    from image_processor.processing import normalise, open_image
+
+    image = open_image(encode(photo.resize((480, 320)), "PNG"), ProcessingSettings())
+    working = normalise(image, ProcessingSettings(max_dimension=240))
+    assert working.size == (240, 160) and image.size == (480, 320) and image.format == "PNG"
+    with pytest.raises(ValueError, match="closed"):
+        image.getpixel((0, 0))
+    assert working.getpixel((0, 0))  # the working image is independent of it
