@@ -39,7 +39,6 @@ sys.path[:0] = [
 ]
 
 from image_processor.config import EncoderSettings, ProcessingSettings  # noqa: E402
-from image_processor.processing import process_image  # noqa: E402
 from PIL import Image, ImageChops  # noqa: E402
 
 from tests.images.generate import photo_like  # noqa: E402
@@ -94,6 +93,10 @@ def write_input(directory: Path, case: str) -> Path:
 
 
 def run_ours(data: bytes) -> int:
+    # Imported here, not at the top: naive and pyvips workers must not get its process-wide
+    # malloc setting (see processing._keep_big_buffers_out_of_the_heap).
+    from image_processor.processing import process_image
+
     _, variants = process_image(data, SETTINGS, "in.jpg", "{stem}/{variant}.{ext}")
     return sum(len(variant.data) for variant in variants)
 
