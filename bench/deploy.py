@@ -1,58 +1,105 @@
 """Deployment figures: cold converge (from empty), no-op converge, resources created.
 
-    LOCALSTACK_ENDPOINT=http://127.0.0.1:4567 .venvs/controller/bin/python bench/deploy.py
+    LOCALSTACK_ENDPOINT=http://127.0.0.1:4567 \
+        .venvs/controller/bin/python bench/deploy.py [--profile N]
 
 Tears the dev stack down first and leaves it converged. Targets: cold <= 45 s, no-op <= 15 s.
+Outputs go to a temporary directory (BENCH_OUTPUTS_DIR), never to the shared outputs/dev.json.
+--profile N prints the N slowest tasks of each converge (ansible.posix.profile_tasks).
+The load average is reported with each figure: the machine is shared and timings are noisy.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import boto3
 
 REPO = Path(__file__).resolve().parents[1]
-ENDPOINT = os.environ.get("LOCALSTACK_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:4566"
+ENDPOINT = (
+    os.environ.get("LOCALSTACK_ENDPOINT")
+    or os.environ.get("AWS_ENDPOINT_URL")
+    or "http://127.0.0.1:4566"
+)
 NAME = "image-processor-dev"
 TARGETS = {"cold": 45.0, "noop": 15.0}
+OUTPUTS_DIR = os.environ.get("BENCH_OUTPUTS_DIR") or tempfile.mkdtemp(prefix="bench-deploy-")
+TASK_TIME = re.compile(r"^(.+?) -+ (\d+\.\d+)s$")
 
 
-def playbook(name: str) -> tuple[float, int]:
+def playbook(name: str, profile: int = 0) -> tuple[float, int, list[str]]:
     env = dict(os.environ, LOCALSTACK_ENDPOINT=ENDPOINT, ANSIBLE_NOCOLOR="1")
+    if profile:
+        env.update(
+            ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
+            PROFILE_TASKS_TASK_OUTPUT_LIMIT=str(profile),
+        )
     started = time.monotonic()
     proc = subprocess.run(
-        [str(Path(sys.executable).with_name("ansible-playbook")), f"playbooks/{name}", "-i", "inventories/dev"],
-        cwd=REPO, env=env, capture_output=True, text=True, check=False,
+        [
+            str(Path(sys.executable).with_name("ansible-playbook")),
+            f"playbooks/{name}",
+            "-i",
+            "inventories/dev",
+            "-e",
+            f"image_processor_outputs_dir={OUTPUTS_DIR}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     elapsed = time.monotonic() - started
     if proc.returncode:
         sys.exit(f"{name} failed:\n{proc.stdout[-3000:]}")
-    changed = int(re.search(r"changed=(\d+)", proc.stdout.split("PLAY RECAP")[-1]).group(1))
-    return elapsed, changed
+    recap = proc.stdout.split("PLAY RECAP")[-1]
+    changed = int(re.search(r"changed=(\d+)", recap).group(1))
+    slowest = [line.strip() for line in recap.splitlines() if TASK_TIME.match(line.strip())][
+        :profile
+    ]
+    return elapsed, changed, slowest
+
+
+def load() -> float:
+    return round(os.getloadavg()[0], 1)
 
 
 def count_resources() -> dict[str, int]:
-    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
     c = lambda service: session.client(service, endpoint_url=ENDPOINT)  # noqa: E731
     lam, logs = c("lambda"), c("logs")
     counts = {
         "s3 buckets": sum(b["Name"].startswith(NAME) for b in c("s3").list_buckets()["Buckets"]),
-        "lambda functions": sum(f["FunctionName"].startswith(NAME) for f in lam.list_functions()["Functions"]),
+        "lambda functions": sum(
+            f["FunctionName"].startswith(NAME) for f in lam.list_functions()["Functions"]
+        ),
         "lambda layer versions": sum(
             len(lam.list_layer_versions(LayerName=layer["LayerName"])["LayerVersions"])
-            for layer in lam.list_layers()["Layers"] if layer["LayerName"].startswith(NAME)
+            for layer in lam.list_layers()["Layers"]
+            if layer["LayerName"].startswith(NAME)
         ),
         "iam roles": sum(r["RoleName"].startswith(NAME) for r in c("iam").list_roles()["Roles"]),
-        "log groups": len(logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{NAME}")["logGroups"]),
-        "metric filters": len(logs.describe_metric_filters(logGroupName=f"/aws/lambda/{NAME}")["metricFilters"]),
+        "log groups": len(
+            logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{NAME}")["logGroups"]
+        ),
+        "metric filters": len(
+            logs.describe_metric_filters(logGroupName=f"/aws/lambda/{NAME}")["metricFilters"]
+        ),
         "alarms": len(c("cloudwatch").describe_alarms(AlarmNamePrefix=NAME)["MetricAlarms"]),
-        "dashboards": len(c("cloudwatch").list_dashboards(DashboardNamePrefix=NAME)["DashboardEntries"]),
+        "dashboards": len(
+            c("cloudwatch").list_dashboards(DashboardNamePrefix=NAME)["DashboardEntries"]
+        ),
         "sns topics": sum(f":{NAME}-" in t["TopicArn"] for t in c("sns").list_topics()["Topics"]),
         "sqs queues": len(c("sqs").list_queues(QueueNamePrefix=NAME).get("QueueUrls", [])),
     }
@@ -63,16 +110,32 @@ def count_resources() -> dict[str, int]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="print the N slowest tasks of each run"
+    )
+    args = parser.parse_args()
     playbook("teardown.yml")
-    cold, cold_changed = playbook("site.yml")
-    noop, noop_changed = playbook("site.yml")
+    cold_load = load()
+    cold, cold_changed, cold_slowest = playbook("site.yml", args.profile)
+    noop_load = load()
+    noop, noop_changed, noop_slowest = playbook("site.yml", args.profile)
     resources = count_resources()
     report = {
-        "cold_converge_s": round(cold, 1), "cold_changed": cold_changed,
-        "noop_converge_s": round(noop, 1), "noop_changed": noop_changed,
-        "resources": sum(resources.values()), "by_type": resources,
-        "cold_vs_target": round(cold / TARGETS["cold"], 2), "noop_vs_target": round(noop / TARGETS["noop"], 2),
+        "cold_converge_s": round(cold, 1),
+        "cold_changed": cold_changed,
+        "cold_load_avg_1m": cold_load,
+        "noop_converge_s": round(noop, 1),
+        "noop_changed": noop_changed,
+        "noop_load_avg_1m": noop_load,
+        "load_avg_1m_after": load(),
+        "resources": sum(resources.values()),
+        "by_type": resources,
+        "cold_vs_target": round(cold / TARGETS["cold"], 2),
+        "noop_vs_target": round(noop / TARGETS["noop"], 2),
     }
+    if args.profile:
+        report.update(cold_slowest=cold_slowest, noop_slowest=noop_slowest)
     print(json.dumps(report, indent=2))
 
 

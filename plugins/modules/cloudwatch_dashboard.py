@@ -72,7 +72,7 @@ body:
   type: dict
 """
 
-try:
+try:  # noqa: SIM105 (the amazon.aws import guard)
     import botocore
 except ImportError:
     pass  # handled by AnsibleAWSModule

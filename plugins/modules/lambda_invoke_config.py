@@ -67,7 +67,7 @@ reserved_concurrency:
   type: int
 """
 
-try:
+try:  # noqa: SIM105 (the amazon.aws import guard)
     import botocore
 except ImportError:
     pass  # handled by AnsibleAWSModule

@@ -142,76 +142,23 @@ state_value:
 
 import copy
 
-try:
+try:  # noqa: SIM105 (the amazon.aws import guard)
     import botocore
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible.module_utils.common.dict_transformations import snake_dict_to_camel_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.imgops.image_processor.plugins.module_utils.drift import (
-    make_diff,
-    normalise,
-    project,
+from ansible_collections.imgops.image_processor.plugins.module_utils.alarms import (  # noqa: F401 (re-exported)
+    ALARM_MUTUALLY_EXCLUSIVE,
+    ALARM_OPTIONS,
+    ALARM_REQUIRED_IF,
+    MANAGED_KEYS,
+    build_request,
+    comparable,
+    missing_metric,
 )
-
-MANAGED_KEYS = (
-    "AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
-    "InsufficientDataActions", "MetricName", "Namespace", "Statistic", "ExtendedStatistic",
-    "Dimensions", "Period", "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold",
-    "ComparisonOperator", "TreatMissingData", "Metrics",
-)
-
-
-def build_request(params):
-    """Pure: module parameters -> the PutMetricAlarm request."""
-    request = {
-        "AlarmName": params["name"],
-        "AlarmDescription": params.get("description"),
-        "ActionsEnabled": params.get("actions_enabled", True),
-        "AlarmActions": params.get("alarm_actions") or [],
-        "OKActions": params.get("ok_actions") or [],
-        "InsufficientDataActions": params.get("insufficient_data_actions") or [],
-        "EvaluationPeriods": params.get("evaluation_periods"),
-        "DatapointsToAlarm": params.get("datapoints_to_alarm"),
-        "Threshold": params.get("threshold"),
-        "ComparisonOperator": params.get("comparison"),
-        "TreatMissingData": params.get("treat_missing_data"),
-    }
-    if params.get("metrics"):
-        request["Metrics"] = [snake_dict_to_camel_dict(query, capitalize_first=True) for query in params["metrics"]]
-    else:
-        request.update(
-            MetricName=params.get("metric_name"),
-            Namespace=params.get("namespace"),
-            Statistic=params.get("statistic"),
-            ExtendedStatistic=params.get("extended_statistic"),
-            Period=params.get("period"),
-            Unit=params.get("unit"),
-            Dimensions=[{"Name": k, "Value": str(v)} for k, v in (params.get("dimensions") or {}).items()],
-        )
-    return {key: value for key, value in request.items() if value is not None}
-
-
-def comparable(alarm):
-    """Pure: the managed part of an alarm in a shape where equal configurations compare equal."""
-    if alarm is None:
-        return None
-    shaped = copy.deepcopy(project(alarm, MANAGED_KEYS))
-    for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
-        shaped[key] = sorted(shaped.get(key) or [])
-    shaped["Dimensions"] = sorted(shaped.get("Dimensions") or [], key=lambda d: d["Name"])
-    for query in shaped.get("Metrics") or []:
-        query.setdefault("ReturnData", True)
-        metric = query.get("MetricStat", {}).get("Metric", {})
-        if "Dimensions" in metric:
-            metric["Dimensions"] = sorted(metric["Dimensions"], key=lambda d: d["Name"])
-    shaped.setdefault("ActionsEnabled", True)
-    shaped.setdefault("TreatMissingData", "missing")
-    if shaped.get("DatapointsToAlarm") == shaped.get("EvaluationPeriods"):
-        shaped.pop("DatapointsToAlarm", None)  # AWS fills it in when it is not set
-    return normalise(shaped)
+from ansible_collections.imgops.image_processor.plugins.module_utils.drift import make_diff
 
 
 def describe(client, module, name):
@@ -224,38 +171,9 @@ def describe(client, module, name):
 
 def main():
     module = AnsibleAWSModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            description=dict(type="str"),
-            metric_name=dict(type="str"),
-            namespace=dict(type="str"),
-            statistic=dict(type="str", choices=["SampleCount", "Average", "Sum", "Minimum", "Maximum"]),
-            extended_statistic=dict(type="str"),
-            dimensions=dict(type="dict"),
-            unit=dict(type="str"),
-            period=dict(type="int"),
-            evaluation_periods=dict(type="int"),
-            datapoints_to_alarm=dict(type="int"),
-            threshold=dict(type="float"),
-            comparison=dict(
-                type="str",
-                default="GreaterThanOrEqualToThreshold",
-                choices=[
-                    "GreaterThanOrEqualToThreshold", "GreaterThanThreshold",
-                    "LessThanThreshold", "LessThanOrEqualToThreshold",
-                ],
-            ),
-            treat_missing_data=dict(type="str", default="missing", choices=["breaching", "notBreaching", "ignore", "missing"]),
-            metrics=dict(type="list", elements="dict"),
-            actions_enabled=dict(type="bool", default=True),
-            alarm_actions=dict(type="list", elements="str", default=[]),
-            ok_actions=dict(type="list", elements="str", default=[]),
-            insufficient_data_actions=dict(type="list", elements="str", default=[]),
-        ),
-        mutually_exclusive=[("metrics", "metric_name"), ("statistic", "extended_statistic")],
-        required_if=[("state", "present", ["threshold", "evaluation_periods"])],
-        required_one_of=[],
+        argument_spec=copy.deepcopy(ALARM_OPTIONS),
+        mutually_exclusive=ALARM_MUTUALLY_EXCLUSIVE,
+        required_if=ALARM_REQUIRED_IF,
         supports_check_mode=True,
     )
     params = module.params
@@ -277,7 +195,7 @@ def main():
             result["diff"] = make_diff(before, None)
         module.exit_json(**result)
 
-    if not params.get("metrics") and not params.get("metric_name"):
+    if missing_metric(params):
         module.fail_json(msg="one of metric_name or metrics is required when state=present")
     request = build_request(params)
     after = comparable(request)

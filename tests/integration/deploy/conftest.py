@@ -17,7 +17,11 @@ import boto3
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-ENDPOINT = os.environ.get("LOCALSTACK_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:4566"
+ENDPOINT = (
+    os.environ.get("LOCALSTACK_ENDPOINT")
+    or os.environ.get("AWS_ENDPOINT_URL")
+    or "http://127.0.0.1:4566"
+)
 PLAYBOOK_BIN = Path(sys.executable).with_name("ansible-playbook")
 
 
@@ -39,17 +43,26 @@ def endpoint() -> str:
         with urllib.request.urlopen(f"{ENDPOINT}/_localstack/health", timeout=5) as response:
             json.load(response)
     except (urllib.error.URLError, OSError, ValueError) as e:
-        pytest.fail(f"No LocalStack answers on {ENDPOINT} ({e}); set LOCALSTACK_ENDPOINT.", pytrace=False)
+        pytest.fail(
+            f"No LocalStack answers on {ENDPOINT} ({e}); set LOCALSTACK_ENDPOINT.", pytrace=False
+        )
     return ENDPOINT
 
 
 @pytest.fixture(scope="session")
 def playbook(endpoint):
     def run(name: str, *args: str) -> Run:
-        env = dict(os.environ, LOCALSTACK_ENDPOINT=endpoint, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+        env = dict(
+            os.environ, LOCALSTACK_ENDPOINT=endpoint, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"
+        )
         proc = subprocess.run(
             [str(PLAYBOOK_BIN), f"playbooks/{name}", "-i", "inventories/dev", *args],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False,
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
         )
         return Run(proc.returncode, proc.stdout + proc.stderr)
 
@@ -58,5 +71,7 @@ def playbook(endpoint):
 
 @pytest.fixture(scope="session")
 def aws(endpoint):
-    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
     return lambda service: session.client(service, endpoint_url=endpoint)

@@ -12,11 +12,18 @@ from ansible_collections.imgops.image_processor.plugins.modules import (
     s3_bucket_config,
 )
 
-BODY = {"widgets": [{"type": "metric", "x": 0, "y": 0, "properties": {"metrics": [["AWS/Lambda", "Errors"]]}}]}
+BODY = {
+    "widgets": [
+        {"type": "metric", "x": 0, "y": 0, "properties": {"metrics": [["AWS/Lambda", "Errors"]]}}
+    ]
+}
 
 
 def test_dashboard_body_ignores_formatting_and_key_order():
-    reordered = '{"widgets":[{"properties":{"metrics":[["AWS/Lambda","Errors"]]},"y":0.0,"x":0,"type":"metric"}]}'
+    reordered = (
+        '{"widgets":[{"properties":{"metrics":[["AWS/Lambda","Errors"]]},'
+        '"y":0.0,"x":0,"type":"metric"}]}'
+    )
     assert not cloudwatch_dashboard.body_changed(BODY, reordered)
 
 
@@ -29,10 +36,22 @@ def test_dashboard_body_sees_a_real_edit():
 
 def _alarm_params(**overrides):
     params = dict(
-        name="a", description="d", actions_enabled=True, alarm_actions=["arn:t"], ok_actions=["arn:t"],
-        insufficient_data_actions=[], evaluation_periods=1, datapoints_to_alarm=1, threshold=3.0,
-        comparison="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching",
-        metric_name="Errors", namespace="AWS/Lambda", statistic="Sum", period=10, dimensions={"FunctionName": "fn"},
+        name="a",
+        description="d",
+        actions_enabled=True,
+        alarm_actions=["arn:t"],
+        ok_actions=["arn:t"],
+        insufficient_data_actions=[],
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        threshold=3.0,
+        comparison="GreaterThanOrEqualToThreshold",
+        treat_missing_data="notBreaching",
+        metric_name="Errors",
+        namespace="AWS/Lambda",
+        statistic="Sum",
+        period=10,
+        dimensions={"FunctionName": "fn"},
     )
     params.update(overrides)
     return params
@@ -41,7 +60,12 @@ def _alarm_params(**overrides):
 def _as_described(request):
     """What DescribeAlarms answers for a request: the fields AWS adds, whole numbers as floats."""
     described = copy.deepcopy(request)
-    described.update(AlarmArn="arn:alarm", StateValue="OK", InsufficientDataActions=[], Threshold=float(request["Threshold"]))
+    described.update(
+        AlarmArn="arn:alarm",
+        StateValue="OK",
+        InsufficientDataActions=[],
+        Threshold=float(request["Threshold"]),
+    )
     return described
 
 
@@ -53,13 +77,34 @@ def test_single_metric_alarm_round_trip_is_no_change():
 def test_metric_math_alarm_round_trip_is_no_change():
     """amazon.aws.cloudwatch_metric_alarm 11.x reports these changed on every run."""
     queries = [
-        {"id": "e", "return_data": False, "metric_stat": {"metric": {"namespace": "AWS/Lambda", "metric_name": "Errors",
-         "dimensions": [{"name": "FunctionName", "value": "fn"}]}, "period": 10, "stat": "Sum"}},
+        {
+            "id": "e",
+            "return_data": False,
+            "metric_stat": {
+                "metric": {
+                    "namespace": "AWS/Lambda",
+                    "metric_name": "Errors",
+                    "dimensions": [{"name": "FunctionName", "value": "fn"}],
+                },
+                "period": 10,
+                "stat": "Sum",
+            },
+        },
         {"id": "rate", "expression": "100 * e", "return_data": True},
     ]
-    params = _alarm_params(metrics=queries, metric_name=None, namespace=None, statistic=None, period=None, dimensions=None)
+    params = _alarm_params(
+        metrics=queries,
+        metric_name=None,
+        namespace=None,
+        statistic=None,
+        period=None,
+        dimensions=None,
+    )
     request = metric_alarm.build_request(params)
-    assert "MetricName" not in request and request["Metrics"][0]["MetricStat"]["Metric"]["MetricName"] == "Errors"
+    assert (
+        "MetricName" not in request
+        and request["Metrics"][0]["MetricStat"]["Metric"]["MetricName"] == "Errors"
+    )
     assert metric_alarm.comparable(_as_described(request)) == metric_alarm.comparable(request)
 
 
@@ -70,7 +115,9 @@ def test_alarm_without_dimensions_equals_empty_dimensions():
     assert metric_alarm.comparable(described) == metric_alarm.comparable(request)
 
 
-@pytest.mark.parametrize("edit", [{"threshold": 4.0}, {"period": 60}, {"alarm_actions": []}, {"statistic": "Maximum"}])
+@pytest.mark.parametrize(
+    "edit", [{"threshold": 4.0}, {"period": 60}, {"alarm_actions": []}, {"statistic": "Maximum"}]
+)
 def test_alarm_edit_is_drift(edit):
     before = metric_alarm.build_request(_alarm_params())
     after = metric_alarm.build_request(_alarm_params(**edit))
@@ -78,9 +125,21 @@ def test_alarm_edit_is_drift(edit):
 
 
 def _bucket_params(**overrides):
-    params = dict(encryption="AES256", encryption_key_id=None, block_public_access=True, policy='{"Version": "2012-10-17"}',
-                  versioning=False, lifecycle_rules=[{"id": "r", "status": "Enabled", "filter": {"prefix": ""},
-                                                      "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}])
+    params = dict(
+        encryption="AES256",
+        encryption_key_id=None,
+        block_public_access=True,
+        policy='{"Version": "2012-10-17"}',
+        versioning=False,
+        lifecycle_rules=[
+            {
+                "id": "r",
+                "status": "Enabled",
+                "filter": {"prefix": ""},
+                "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+            }
+        ],
+    )
     params.update(overrides)
     return params
 
@@ -102,20 +161,46 @@ def test_bucket_edit_names_exactly_the_drifted_setting():
 
 
 def test_unset_bucket_options_are_not_managed():
-    assert s3_bucket_config.desired_settings(dict(encryption=None, block_public_access=None, policy=None,
-                                                   versioning=None, lifecycle_rules=None)) == {}
+    assert (
+        s3_bucket_config.desired_settings(
+            dict(
+                encryption=None,
+                block_public_access=None,
+                policy=None,
+                versioning=None,
+                lifecycle_rules=None,
+            )
+        )
+        == {}
+    )
 
 
 def test_async_config_compares_without_aws_extras():
-    params = dict(maximum_retry_attempts=2, maximum_event_age_seconds=3600, on_failure_destination="arn:q", on_success_destination=None)
-    current = {"FunctionArn": "arn:fn", "LastModified": "now", "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600,
-               "DestinationConfig": {"OnFailure": {"Destination": "arn:q"}, "OnSuccess": {}}}
-    assert lambda_invoke_config.comparable_async_config(current) == lambda_invoke_config.desired_async_config(params)
+    params = dict(
+        maximum_retry_attempts=2,
+        maximum_event_age_seconds=3600,
+        on_failure_destination="arn:q",
+        on_success_destination=None,
+    )
+    current = {
+        "FunctionArn": "arn:fn",
+        "LastModified": "now",
+        "MaximumRetryAttempts": 2,
+        "MaximumEventAgeInSeconds": 3600,
+        "DestinationConfig": {"OnFailure": {"Destination": "arn:q"}, "OnSuccess": {}},
+    }
+    assert lambda_invoke_config.comparable_async_config(
+        current
+    ) == lambda_invoke_config.desired_async_config(params)
     params["maximum_retry_attempts"] = 0
-    assert lambda_invoke_config.comparable_async_config(current) != lambda_invoke_config.desired_async_config(params)
+    assert lambda_invoke_config.comparable_async_config(
+        current
+    ) != lambda_invoke_config.desired_async_config(params)
 
 
-@pytest.mark.parametrize(("requested", "current", "expected"), [(None, 5, 5), (-1, 5, None), (10, None, 10), (0, 3, 0)])
+@pytest.mark.parametrize(
+    ("requested", "current", "expected"), [(None, 5, 5), (-1, 5, None), (10, None, 10), (0, 3, 0)]
+)
 def test_reserved_concurrency(requested, current, expected):
     assert lambda_invoke_config.desired_reservation(requested, current) == expected
 
