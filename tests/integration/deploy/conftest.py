@@ -1,5 +1,10 @@
 """Run the playbooks against a LocalStack: endpoint from LOCALSTACK_ENDPOINT or AWS_ENDPOINT_URL
-(default http://127.0.0.1:4566). Nothing answering is a failure, never a skip."""
+(default http://127.0.0.1:4566). Nothing answering is a failure, never a skip.
+
+Every run deploys a stack of its own names (the test module's STACK_VARS, project_name and
+bucket_name_suffix, passed as extra vars) and writes its outputs to a temporary directory, so
+these tests never touch the `dev` stack Molecule deploys with the default names, nor the shared
+outputs/dev.json."""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ ENDPOINT = (
     or "http://127.0.0.1:4566"
 )
 PLAYBOOK_BIN = Path(sys.executable).with_name("ansible-playbook")
+UNREACHABLE = "http://127.0.0.1:9"  # for runs that must fail before any AWS call
 
 
 @dataclass
@@ -50,13 +56,26 @@ def endpoint() -> str:
 
 
 @pytest.fixture(scope="session")
-def playbook(endpoint):
+def outputs_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("deploy-outputs")
+
+
+def _runner(endpoint: str, outputs_dir: Path, stack_vars: dict):
     def run(name: str, *args: str) -> Run:
         env = dict(
             os.environ, LOCALSTACK_ENDPOINT=endpoint, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"
         )
+        stack = dict(stack_vars, image_processor_outputs_dir=str(outputs_dir))
         proc = subprocess.run(
-            [str(PLAYBOOK_BIN), f"playbooks/{name}", "-i", "inventories/dev", *args],
+            [
+                str(PLAYBOOK_BIN),
+                f"playbooks/{name}",
+                "-i",
+                "inventories/dev",
+                "-e",
+                json.dumps(stack),
+                *args,
+            ],
             cwd=REPO,
             env=env,
             capture_output=True,
@@ -67,6 +86,18 @@ def playbook(endpoint):
         return Run(proc.returncode, proc.stdout + proc.stderr)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def playbook(request, endpoint, outputs_dir):
+    """run("site.yml", *ansible_playbook_args) against the emulator, on the module's stack."""
+    return _runner(endpoint, outputs_dir, request.module.STACK_VARS)
+
+
+@pytest.fixture(scope="module")
+def offline_playbook(request, outputs_dir):
+    """The same against an endpoint where nothing answers: any AWS call would fail the run."""
+    return _runner(UNREACHABLE, outputs_dir, request.module.STACK_VARS)
 
 
 @pytest.fixture(scope="session")
