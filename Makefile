@@ -120,7 +120,21 @@ test-full: setup lint ## everything, including the slow load and fault tests
 	$(BIN)/molecule test --all
 	$(BIN)/pytest tests $(PYTEST_ARGS)
 
+# --- nothing lost: load, hostile inputs, accounting (docs/guarantees.md) ---------------------
+
+.PHONY: load load-steady corpus accounting
+load: controller ## COUNT mixed 1-12 MP uploads to ENV: throughput, latency, accounting (COUNT=200)
+	$(PY) bench/load.py --count $(or $(COUNT),200) --outputs outputs/$(ENV).json
+load-steady: controller ## steady uploads: RATE=5 DURATION=60
+	$(PY) bench/load.py --rate $(or $(RATE),5) --duration $(or $(DURATION),60) --outputs outputs/$(ENV).json
+corpus: controller ## upload the hostile inputs; each must end as 5 variants or 1 failure record
+	$(PY) bench/hostile_corpus.py --upload --outputs outputs/$(ENV).json
+accounting: controller ## reconcile a run: make accounting MANIFEST=.state/runs/<run>.jsonl
+	$(PY) bench/accounting.py $(MANIFEST) --outputs outputs/$(ENV).json --wait 120
+
 bench: setup localstack-up ## the benchmarks (figures, ratios side by side)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) bench/filter_patterns.py
 	$(PY) bench/processing.py --quick
+	$(PY) bench/emulator.py
+	$(PY) bench/deploy.py
