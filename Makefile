@@ -37,8 +37,8 @@ controller: $(CONTROLLER)/.installed ## the controller venv: Ansible, SDK, test 
 $(CONTROLLER)/.installed: requirements/controller.txt requirements/controller.lock
 	@python3 bin/find-python 3.12 >/dev/null  # fails with what to install
 	@if [ ! -x $(PY) ]; then "$$(python3 bin/find-python 3.12)" -m venv $(CONTROLLER); fi
-	$(PY) -m pip install --quiet --disable-pip-version-check pip==25.3
-	$(PY) -m pip install --quiet --disable-pip-version-check \
+	$(PY) -m pip install --quiet --quiet --disable-pip-version-check pip==25.3
+	$(PY) -m pip install --quiet --quiet --disable-pip-version-check \
 	  -r requirements/controller.txt -c requirements/controller.lock
 	@touch $@
 
@@ -133,7 +133,7 @@ accounting: controller ## reconcile a run: make accounting MANIFEST=.state/runs/
 	$(PY) bench/accounting.py $(MANIFEST) --outputs outputs/$(ENV).json --wait 120
 
 bench: setup localstack-up ## the benchmarks (figures, ratios side by side)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(PY) -m pip install --quiet --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) bench/filter_patterns.py
 	$(PY) bench/processing.py --quick
 	$(PY) bench/emulator.py

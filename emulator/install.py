@@ -81,14 +81,14 @@ def install_localstack(venvs: Path) -> Path:
     log(f"creating {venv} with {python}")
     run(python, "-m", "venv", "--clear", str(venv))
     pip = str(venv / "bin" / "pip")
-    run(pip, "install", "--quiet", "--disable-pip-version-check", "pip==25.3")
+    run(pip, "install", "--quiet", "--quiet", "--disable-pip-version-check", "pip==25.3")
     run(
-        pip, "install", "--quiet",
+        pip, "install", "--quiet", "--quiet",
         "-r", str(EMULATOR_DIR / "requirements.txt"),
         "-c", str(EMULATOR_DIR / "constraints.txt"),
     )  # fmt: skip
     # Editable: the plugin's code is read from emulator/src, so edits apply on the next start.
-    run(pip, "install", "--quiet", "--no-deps", "-e", str(EMULATOR_DIR))
+    run(pip, "install", "--quiet", "--quiet", "--no-deps", "-e", str(EMULATOR_DIR))
     write_stamp(venv, fingerprint)
     log(f"LocalStack installed in {time.monotonic() - started:.0f} s")
     return venv
@@ -110,7 +110,7 @@ def install_runtime(venvs: Path, version: str, pip: Path) -> bool:
     run(python, "-m", "venv", "--clear", "--without-pip", str(venv))
     # The LocalStack venv's pip installs into the runtime venv, so it needs no pip of its own.
     run(
-        str(pip), "--python", str(venv / "bin" / "python"), "install", "--quiet",
+        str(pip), "--python", str(venv / "bin" / "python"), "install", "--quiet", "--quiet",
         "--disable-pip-version-check", "--only-binary=:all:", "-r", str(requirements),
     )  # fmt: skip
     write_stamp(venv, fingerprint)
