@@ -43,9 +43,8 @@ _TRANSPOSE_FOR_ORIENTATION = {
 _SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 SRGB_ICC = _SRGB_PROFILE.tobytes()
 # JPEG encoders, decoders and resizing all release the GIL, so threads give real parallelism.
-_POOL = ThreadPoolExecutor(
-    max_workers=max(1, len(os.sched_getaffinity(0))), thread_name_prefix="encode"
-)
+_WORKERS = max(1, len(os.sched_getaffinity(0)))
+_POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="encode")
 
 
 def _keep_big_buffers_out_of_the_heap() -> None:
@@ -293,8 +292,7 @@ def _render(
 def _strips(height: int) -> list[tuple[int, int]]:
     """Row ranges for splitting one big operation across the pool: a few per thread, so the
     threads stay busy and only a few strip-sized temporaries exist at a time."""
-    workers = _POOL._max_workers
-    count = min(4 * workers, max(1, height // 64)) if workers > 1 else 1
+    count = min(4 * _WORKERS, max(1, height // 64)) if _WORKERS > 1 else 1
     return [(height * index // count, height * (index + 1) // count) for index in range(count)]
 
 
