@@ -32,6 +32,10 @@ class ImageTooLarge(ImageError):
     """Over the configured byte or pixel limit (the pixel limit catches decompression bombs)."""
 
 
+class OutputKeyTooLong(ImageError):
+    """A variant's key would be over S3's 1024-byte limit: the source key is too long for it."""
+
+
 class CorruptImage(ImageError):
     """An accepted format whose data cannot be decoded (truncated, empty, damaged)."""
 

@@ -15,14 +15,18 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from .config import FunctionConfig
-from .errors import DeadlineTooClose, ImageTooLarge
+from .errors import DeadlineTooClose, ImageTooLarge, OutputKeyTooLong
 from .events import SourceObject, source_objects
+from .keys import output_key
 from .observability import InvocationMetrics, classify
-from .processing import Variant, normalise, open_image, render_variants
+from .processing import Variant, normalise, open_image, render_variants, variant_specs
 
 # Uploads overlap with the encoders still running; boto3 clients are thread-safe.
 _UPLOAD_POOL = ThreadPoolExecutor(max_workers=5, thread_name_prefix="upload")
 _BOTO_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=10)
+
+
+S3_MAX_KEY_BYTES = 1024
 
 
 class LambdaContext(Protocol):
@@ -119,6 +123,7 @@ class ImageFunction:
             raise DeadlineTooClose(
                 f"less than {self.config.min_remaining_ms} ms left before the deadline"
             )
+        self._check_output_keys(source.key)
         size = source.size
         if size is None:
             size = int(self.s3.head_object(**self._source_params(source))["ContentLength"])
@@ -147,6 +152,16 @@ class ImageFunction:
             output_bytes=sum(len(variant.data) for variant in variants),
         )
         return result, megapixels
+
+    def _check_output_keys(self, source_key: str) -> None:
+        """Before any work: a key S3 would refuse would leave the variants before it written."""
+        for spec in variant_specs(self.config.processing):
+            key = output_key(self.config.output_key_template, source_key, spec.name, spec.extension)
+            if len(key.encode()) > S3_MAX_KEY_BYTES:
+                raise OutputKeyTooLong(
+                    f"the {spec.name} variant's key would be {len(key.encode())} bytes, "
+                    f"over S3's limit of {S3_MAX_KEY_BYTES}"
+                )
 
     def _check_size(self, size: int) -> None:
         if size > self.config.max_input_bytes:

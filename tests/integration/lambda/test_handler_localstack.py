@@ -18,7 +18,12 @@ import boto3
 import pytest
 from botocore.config import Config as BotoConfig
 from image_processor.config import FunctionConfig
-from image_processor.errors import DeadlineTooClose, ImageTooLarge, UnsupportedImageFormat
+from image_processor.errors import (
+    DeadlineTooClose,
+    ImageTooLarge,
+    OutputKeyTooLong,
+    UnsupportedImageFormat,
+)
 from image_processor.handler import ImageFunction
 from image_processor.observability import JsonFormatter
 from PIL import Image
@@ -194,3 +199,15 @@ def test_object_over_the_byte_limit_is_refused_before_download(stack: Any) -> No
     del record["s3"]["object"]["size"]  # the size then comes from a HEAD request
     with pytest.raises(ImageTooLarge, match="bytes"):
         small.handle({"Records": [record]}, Context("img-fn"))
+
+
+def test_a_source_key_too_long_for_its_variants_writes_none_of_them(stack: Any) -> None:
+    s3, _, function, upload, processed, log = stack
+    data = jpeg()
+    # "/low.jpg" still fits in 1024 bytes, "/thumbnail.jpg" does not: all or nothing.
+    key = "k" * 1015 + ".jpg"
+    s3.put_object(Bucket=upload, Key=key, Body=data)
+    with pytest.raises(OutputKeyTooLong, match="over S3's limit of 1024"):
+        function.handle({"Records": [event_for(upload, key, len(data))]}, Context("img-fn"))
+    assert "Contents" not in s3.list_objects_v2(Bucket=processed)
+    assert json.loads(log.getvalue().splitlines()[-1])["error_category"] == "image"
