@@ -1,10 +1,16 @@
-"""The pure planning helpers of the batch modules (metric_alarms, metric_filters): one describe
-for the whole set, and per item exactly the changes a loop of single calls would make."""
+"""The pure planning helpers of the batch modules (metric_alarms, metric_filters, sns_topics):
+one describe for the whole set, and per item exactly the changes a loop of single calls
+would make."""
 
 import copy
+import json
 
 import pytest
-from ansible_collections.imgops.image_processor.plugins.modules import metric_alarms, metric_filters
+from ansible_collections.imgops.image_processor.plugins.modules import (
+    metric_alarms,
+    metric_filters,
+    sns_topics,
+)
 
 
 def _alarm(name, **overrides):
@@ -122,3 +128,67 @@ def test_filter_plan_present_and_absent():
     assert [(name, action) for name, action, *_ in present] == [("a", None), ("b", "put")]
     absent = metric_filters.plan("/g", [_filter("a"), _filter("b")], current, "absent")
     assert [(name, action) for name, action, *_ in absent] == [("a", "delete"), ("b", None)]
+
+
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": "arn:t"}],
+}
+INBOX = {"protocol": "sqs", "endpoint": "arn:aws:sqs:us-east-1:1:inbox"}
+
+
+def _topic(**overrides):
+    params = dict(
+        name="t",
+        display_name="T",
+        policy=json.dumps(POLICY),
+        subscriptions=[INBOX],
+        purge_subscriptions=True,
+    )
+    params.update(overrides)
+    return params
+
+
+def _subscribed(protocol, endpoint, arn="arn:sub"):
+    return {"Protocol": protocol, "Endpoint": endpoint, "SubscriptionArn": arn, "TopicArn": "arn:t"}
+
+
+def test_topic_as_aws_answers_is_no_change():
+    attributes = {
+        "DisplayName": "T",
+        "Policy": json.dumps(POLICY, indent=2, sort_keys=True),
+        "TopicArn": "arn:t",
+        "SubscriptionsConfirmed": "1",
+    }
+    step = sns_topics.plan_topic(_topic(), attributes, [_subscribed("sqs", INBOX["endpoint"])])
+    assert not sns_topics.topic_changed(step) and step["before"] == step["after"]
+
+
+def test_topic_missing_is_created_with_its_subscriptions():
+    step = sns_topics.plan_topic(_topic(), None, [])
+    assert (
+        step["create"]
+        and step["subscribe"] == [INBOX]
+        and set(step["attributes"]) == {"DisplayName", "Policy"}
+    )
+    assert step["before"] is None
+
+
+def test_topic_edits_name_exactly_the_drift():
+    attributes = {"DisplayName": "old", "Policy": json.dumps(POLICY)}
+    stray = _subscribed("email", "someone@example.com", arn="arn:stray")
+    pending = _subscribed("email", "pending@example.com", arn="PendingConfirmation")
+    step = sns_topics.plan_topic(_topic(), attributes, [stray, pending])
+    assert list(step["attributes"]) == ["DisplayName"]
+    assert step["subscribe"] == [INBOX] and step["unsubscribe"] == [
+        stray
+    ]  # pending cannot be removed
+    kept = sns_topics.plan_topic(_topic(purge_subscriptions=False), attributes, [stray])
+    assert kept["unsubscribe"] == []
+
+
+def test_unset_topic_attributes_are_not_managed():
+    step = sns_topics.plan_topic(
+        _topic(display_name=None, policy=None, subscriptions=[]), {"DisplayName": "x"}, []
+    )
+    assert not sns_topics.topic_changed(step)
