@@ -13,7 +13,7 @@ description:
   - Each element of O(alarms) takes the options of M(imgops.image_processor.metric_alarm) and is
     compared the same way (metric math compared, C(3.0) versus C(3), list order and unset
     actions not counted as drift).
-  - One module run instead of one per alarm: a loop over M(imgops.image_processor.metric_alarm)
+  - One module run instead of one per alarm, since a loop over M(imgops.image_processor.metric_alarm)
     pays a Python start, a boto3 import and a client per alarm.
 author:
   - Image processor maintainers

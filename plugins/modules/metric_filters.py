@@ -12,7 +12,7 @@ description:
     DescribeMetricFilters, with check mode and a diff per filter.
   - Filters are looked up by exact name (M(amazon.aws.cloudwatchlogs_log_group_metric_filter)
     looks them up by name prefix, so one name may not be the prefix of another).
-  - A log group that does not exist has no filters: O(state=absent) changes nothing, and
+  - A log group that does not exist has no filters, so O(state=absent) changes nothing, and
     O(state=present) in check mode reports every filter as to be created.
 author:
   - Image processor maintainers
