@@ -18,7 +18,7 @@ author:
   - Image processor maintainers
 options:
   state:
-    description: Whether the topics should exist (their subscriptions go with a deleted topic).
+    description: Whether the topics should exist (a deleted topic's subscriptions are removed first).
     choices: ["present", "absent"]
     default: present
     type: str
@@ -238,6 +238,10 @@ def main():
                 if arn:
                     diff_before[name], diff_after[name] = {"TopicArn": arn}, {}
                     if not module.check_mode:
+                        # AWS deletes the subscriptions with the topic, LocalStack 4.14 keeps them
+                        for subscription in list_subscriptions(client, arn):
+                            if subscription.get("SubscriptionArn") not in UNREMOVABLE:
+                                client.unsubscribe(aws_retry=True, SubscriptionArn=subscription["SubscriptionArn"])
                         client.delete_topic(aws_retry=True, TopicArn=arn)
                 results.append(entry)
                 continue
