@@ -374,7 +374,7 @@ def deployed_policy(kms: str = "") -> dict[str, Any]:
         "lambda_function_upload_bucket": UPLOADS,
         "lambda_function_processed_bucket": PROCESSED,
         "lambda_function_region": REGION,
-        "__lambda_function_caller.account": ACCOUNT,
+        "__lambda_function_account_id": ACCOUNT,
         "__lambda_function_log_group": LOG_GROUP,
         "lambda_function_metrics_namespace": "ImageProcessor",
         "__lambda_function_dlq_arn": DLQ,
