@@ -32,13 +32,16 @@ class UnsupportedQuery(ValueError):
 @dataclass(frozen=True)
 class Condition:
     field: str
-    operator: str  # one of = != < <= > >= like "not like"
-    value: str | float | re.Pattern[str]
+    operator: str  # one of = != < <= > >= like "not like" in "not in"
+    value: str | float | re.Pattern[str] | tuple[str | float, ...]
 
     def __call__(self, record: Record) -> bool:
         actual = record.get(self.field)
         if actual is None:
-            return self.operator in ("!=", "not like")
+            return self.operator in ("!=", "not like", "not in")
+        if isinstance(self.value, tuple):
+            found = any(_compare(actual, "=", option) for option in self.value)
+            return found if self.operator == "in" else not found
         if isinstance(self.value, re.Pattern):
             found = self.value.search(str(actual)) is not None
             return found if self.operator in ("like", "=") else not found
@@ -216,6 +219,7 @@ _TOKEN = re.compile(
       | (?P<regex>/(?:[^/\\]|\\.)*/i?)
       | (?P<operator><=|>=|!=|=~|==|=|<|>)
       | (?P<paren>[()])
+      | (?P<list>\[[^\]]*\])
       | (?P<word>[^\s'"=<>!()]+)
     )""",
     re.VERBOSE,
@@ -288,17 +292,30 @@ def _parse_condition(tokens: list[str], position: int) -> tuple[Condition, int]:
     try:
         name = tokens[position]
         operator = tokens[position + 1].lower()
-        if operator == "not" and tokens[position + 2].lower() == "like":
-            operator, position = "not like", position + 1
+        if operator == "not" and tokens[position + 2].lower() in ("like", "in"):
+            operator, position = f"not {tokens[position + 2].lower()}", position + 1
         raw = tokens[position + 2]
     except IndexError:
         raise UnsupportedQuery(
             f"incomplete condition in `filter` near {tokens[position:]}"
         ) from None
     operator = {"==": "=", "=~": "like"}.get(operator, operator)
+    if operator in ("in", "not in"):
+        return Condition(name, operator, _literal_list(raw)), position + 3
     if operator not in ("=", "!=", "<", "<=", ">", ">=", "like", "not like"):
         raise UnsupportedQuery(f"operator {operator!r} is not evaluated by the local fallback")
     return Condition(name, operator, _literal(raw)), position + 3
+
+
+def _literal_list(raw: str) -> tuple[str | float, ...]:
+    """`["ERROR", "CRITICAL"]` (the right side of `in`) as literals."""
+    if not (raw.startswith("[") and raw.endswith("]")):
+        raise UnsupportedQuery(f"`in` needs a [list], found {raw!r}")
+    items = [token for token in _tokenize(raw[1:-1].replace(",", " , ")) if token != ","]
+    literals = [_literal(item) for item in items]
+    if not literals or any(isinstance(item, re.Pattern) for item in literals):
+        raise UnsupportedQuery(f"`in` needs a list of strings or numbers, found {raw!r}")
+    return tuple(literals)  # type: ignore[arg-type]
 
 
 def _literal(raw: str) -> str | float | re.Pattern[str]:

@@ -64,6 +64,19 @@ def test_filter_evaluation_with_and_binding_tighter_than_or() -> None:
     assert [r["error_category"] for r in evaluate(query, records)[1:]] == ["unexpected"]
 
 
+def test_in_and_not_in_lists_as_the_dashboard_query_uses_them() -> None:
+    records = events(
+        {"level": "INFO", "message": "ok"},
+        {"level": "ERROR", "message": "bad"},
+        {"level": "CRITICAL", "message": "boom"},
+        {"level": "WARNING", "message": "hm", "size": 3},
+    )
+    chosen = parse_query('filter level in ["ERROR", "CRITICAL"]', ["g"])
+    assert [r["message"] for r in evaluate(chosen, records)] == ["boom", "bad"]
+    rest = parse_query("filter level not in ['ERROR','CRITICAL'] and size in [3, 4]", ["g"])
+    assert [r["message"] for r in evaluate(rest, records)] == ["hm"]
+
+
 def test_like_regex_pipe_inside_literal_and_numbers() -> None:
     records = events(
         "Task timed out after 3.00 seconds",
@@ -109,6 +122,8 @@ def test_nested_json_fields_are_flattened() -> None:
         "filter level",
         "limit many",
         "filter level ~ 'x'",
+        "filter level in 'ERROR'",
+        "filter level in [/ERR/]",
     ],
 )
 def test_unsupported_queries_say_so(query: str) -> None:
