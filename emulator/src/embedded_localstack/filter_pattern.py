@@ -469,8 +469,8 @@ def _json_comparison(
     return lambda document: _test_json_value(test, document.get(key, _MISSING))
 
 
-class _JsonParser:
-    """`{ expr }` with `||` below `&&` below parentheses ("JSON compound conditions")."""
+class _BooleanParser:
+    """`or` below `and` below the operands each syntax defines in `parse_operand`."""
 
     def __init__(self, stream: _TokenStream) -> None:
         self.stream = stream
@@ -483,12 +483,19 @@ class _JsonParser:
         return _any_of(operands)
 
     def parse_and(self) -> _Condition:
-        operands = [self.parse_primary()]
+        operands = [self.parse_operand()]
         while self.stream.take_if("and"):
-            operands.append(self.parse_primary())
+            operands.append(self.parse_operand())
         return _all_of(operands)
 
-    def parse_primary(self) -> _Condition:
+    def parse_operand(self) -> _Condition:
+        raise NotImplementedError
+
+
+class _JsonParser(_BooleanParser):
+    """`{ expr }` with `||` below `&&` below parentheses ("JSON compound conditions")."""
+
+    def parse_operand(self) -> _Condition:
         stream = self.stream
         if stream.take_if("("):
             inner = self.parse_or()
@@ -581,10 +588,9 @@ class _Leaf:
     equals: str | None
 
 
-class _DelimitedParser:
+class _DelimitedParser(_BooleanParser):
     def __init__(self, stream: _TokenStream) -> None:
-        self.stream = stream
-        self.regex_count = 0
+        super().__init__(stream)
         self.names_read: set[str] = set()
         self.leaves: list[_Leaf] = []
 
@@ -629,19 +635,7 @@ class _DelimitedParser:
         names = frozenset(self.names_read)
         return _Slot(False, name), _SlotCondition(condition, names, leaf.text_test, leaf.equals)
 
-    def parse_or(self) -> _Condition:
-        operands = [self.parse_and()]
-        while self.stream.take_if("or"):
-            operands.append(self.parse_and())
-        return _any_of(operands)
-
-    def parse_and(self) -> _Condition:
-        operands = [self.parse_condition()]
-        while self.stream.take_if("and"):
-            operands.append(self.parse_condition())
-        return _all_of(operands)
-
-    def parse_condition(self) -> _Condition:
+    def parse_operand(self) -> _Condition:
         stream = self.stream
         name = stream.take()
         if name.kind != "word" or not _FIELD_NAME.fullmatch(name.text):
