@@ -6,6 +6,7 @@ import copy
 import json
 
 import pytest
+from alarm_fixtures import alarm_params
 from ansible_collections.imgops.image_processor.plugins.modules import (
     metric_alarms,
     metric_filters,
@@ -14,27 +15,7 @@ from ansible_collections.imgops.image_processor.plugins.modules import (
 
 
 def _alarm(name, **overrides):
-    params = dict(
-        name=name,
-        state="present",
-        description="d",
-        actions_enabled=True,
-        alarm_actions=["arn:t"],
-        ok_actions=["arn:t"],
-        insufficient_data_actions=[],
-        evaluation_periods=1,
-        datapoints_to_alarm=1,
-        threshold=3.0,
-        comparison="GreaterThanOrEqualToThreshold",
-        treat_missing_data="notBreaching",
-        metric_name="Errors",
-        namespace="AWS/Lambda",
-        statistic="Sum",
-        period=10,
-        dimensions={"FunctionName": "fn"},
-    )
-    params.update(overrides)
-    return params
+    return alarm_params(name, **{"state": "present", **overrides})
 
 
 def _described(params):

@@ -4,6 +4,7 @@ real edits do not."""
 import copy
 
 import pytest
+from alarm_fixtures import alarm_params
 from ansible_collections.imgops.image_processor.plugins.module_utils import drift
 from ansible_collections.imgops.image_processor.plugins.modules import (
     cloudwatch_dashboard,
@@ -34,29 +35,6 @@ def test_dashboard_body_sees_a_real_edit():
     assert cloudwatch_dashboard.body_changed(BODY, None)
 
 
-def _alarm_params(**overrides):
-    params = dict(
-        name="a",
-        description="d",
-        actions_enabled=True,
-        alarm_actions=["arn:t"],
-        ok_actions=["arn:t"],
-        insufficient_data_actions=[],
-        evaluation_periods=1,
-        datapoints_to_alarm=1,
-        threshold=3.0,
-        comparison="GreaterThanOrEqualToThreshold",
-        treat_missing_data="notBreaching",
-        metric_name="Errors",
-        namespace="AWS/Lambda",
-        statistic="Sum",
-        period=10,
-        dimensions={"FunctionName": "fn"},
-    )
-    params.update(overrides)
-    return params
-
-
 def _as_described(request):
     """What DescribeAlarms answers for a request: the fields AWS adds, whole numbers as floats."""
     described = copy.deepcopy(request)
@@ -70,7 +48,7 @@ def _as_described(request):
 
 
 def test_single_metric_alarm_round_trip_is_no_change():
-    request = metric_alarm.build_request(_alarm_params())
+    request = metric_alarm.build_request(alarm_params())
     assert metric_alarm.comparable(_as_described(request)) == metric_alarm.comparable(request)
 
 
@@ -92,7 +70,7 @@ def test_metric_math_alarm_round_trip_is_no_change():
         },
         {"id": "rate", "expression": "100 * e", "return_data": True},
     ]
-    params = _alarm_params(
+    params = alarm_params(
         metrics=queries,
         metric_name=None,
         namespace=None,
@@ -109,7 +87,7 @@ def test_metric_math_alarm_round_trip_is_no_change():
 
 
 def test_alarm_without_dimensions_equals_empty_dimensions():
-    request = metric_alarm.build_request(_alarm_params(dimensions=None))
+    request = metric_alarm.build_request(alarm_params(dimensions=None))
     described = _as_described(request)
     described["Dimensions"] = []
     assert metric_alarm.comparable(described) == metric_alarm.comparable(request)
@@ -119,8 +97,8 @@ def test_alarm_without_dimensions_equals_empty_dimensions():
     "edit", [{"threshold": 4.0}, {"period": 60}, {"alarm_actions": []}, {"statistic": "Maximum"}]
 )
 def test_alarm_edit_is_drift(edit):
-    before = metric_alarm.build_request(_alarm_params())
-    after = metric_alarm.build_request(_alarm_params(**edit))
+    before = metric_alarm.build_request(alarm_params())
+    after = metric_alarm.build_request(alarm_params(**edit))
     assert metric_alarm.comparable(_as_described(before)) != metric_alarm.comparable(after)
 
 
