@@ -185,3 +185,136 @@ def test_reserved_concurrency(requested, current, expected):
 
 def test_normalise_drops_empties_and_whole_floats():
     assert drift.normalise({"b": [], "a": 3.0, "c": {"d": None}, "e": 2.5}) == {"a": 3, "e": 2.5}
+
+
+# --- s3_bucket_config: ownership, tags and the Lambda notifications ------------------------
+
+UPLOAD_RULE = {
+    "id": "image-upload",
+    "lambda_function_arn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+    "events": ["s3:ObjectCreated:*"],
+    "prefix": "",
+    "suffix": ".jpg",
+}
+
+
+def test_bucket_ownership_and_tags_are_managed_when_given():
+    desired = s3_bucket_config.desired_settings(
+        dict(object_ownership="BucketOwnerEnforced", tags={"Project": "p", "Count": 3})
+    )
+    assert desired == {
+        "object_ownership": "BucketOwnerEnforced",
+        "tags": {"Project": "p", "Count": "3"},
+    }
+    assert (
+        s3_bucket_config.drifted(
+            desired,
+            {"object_ownership": "BucketOwnerEnforced", "tags": {"Project": "p", "Count": "3"}},
+        )
+        == []
+    )
+    assert s3_bucket_config.drifted(
+        desired, {"object_ownership": "ObjectWriter", "tags": {"Project": "p"}}
+    ) == [
+        "object_ownership",
+        "tags",
+    ]
+
+
+def test_notification_as_s3_answers_it_is_no_drift():
+    desired = s3_bucket_config.desired_settings(dict(lambda_notifications=[UPLOAD_RULE]))
+    answer = {
+        "LambdaFunctionConfigurations": [
+            {
+                "Id": "image-upload",
+                "LambdaFunctionArn": UPLOAD_RULE["lambda_function_arn"],
+                "Events": ["s3:ObjectCreated:*"],
+                # capitalised names; the empty prefix community.aws.s3_bucket_notification wrote
+                "Filter": {
+                    "Key": {
+                        "FilterRules": [
+                            {"Name": "Suffix", "Value": ".jpg"},
+                            {"Name": "Prefix", "Value": ""},
+                        ]
+                    }
+                },
+            },
+            {
+                "Id": "someone-else",
+                "LambdaFunctionArn": "arn:other",
+                "Events": ["s3:ObjectRemoved:*"],
+            },
+        ]
+    }
+    current = {
+        "lambda_notifications": s3_bucket_config.own_notifications(
+            desired["lambda_notifications"], answer
+        )
+    }
+    assert s3_bucket_config.drifted(desired, current) == []
+    current["lambda_notifications"][0]["Events"] = ["s3:ObjectCreated:Put"]
+    assert s3_bucket_config.drifted(desired, current) == ["lambda_notifications"]
+
+
+def test_notification_write_keeps_what_is_not_ours():
+    ours = [s3_bucket_config.desired_notification(UPLOAD_RULE)]
+    current = {
+        "ResponseMetadata": {},
+        "QueueConfigurations": [{"Id": "q", "QueueArn": "arn:q", "Events": ["s3:ObjectCreated:*"]}],
+        "LambdaFunctionConfigurations": [
+            {
+                "Id": "image-upload",
+                "LambdaFunctionArn": "arn:old",
+                "Events": ["s3:ObjectCreated:*"],
+            },
+            {
+                "Id": "someone-else",
+                "LambdaFunctionArn": "arn:other",
+                "Events": ["s3:ObjectRemoved:*"],
+            },
+        ],
+    }
+    merged = s3_bucket_config.merged_notifications(ours, current)
+    assert set(merged) == {"QueueConfigurations", "LambdaFunctionConfigurations"}
+    assert [c["Id"] for c in merged["LambdaFunctionConfigurations"]] == [
+        "someone-else",
+        "image-upload",
+    ]
+    assert merged["LambdaFunctionConfigurations"][1]["Filter"] == {
+        "Key": {"FilterRules": [{"Name": "suffix", "Value": ".jpg"}]}
+    }
+
+
+# --- lambda_invoke_config: the invoke permissions ------------------------------------------
+
+S3_PERMISSION = {
+    "statement_id": "s3-upload-bucket-invoke",
+    "action": "lambda:InvokeFunction",
+    "principal": "s3.amazonaws.com",
+    "source_arn": "arn:aws:s3:::uploads",
+    "source_account": "123456789012",
+}
+POLICY = (
+    '{"Version": "2012-10-17", "Id": "default", "Statement": ['
+    '{"Sid": "s3-upload-bucket-invoke", "Effect": "Allow", "Action": "lambda:InvokeFunction",'
+    ' "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",'
+    ' "Principal": {"Service": "s3.amazonaws.com"},'
+    ' "Condition": {"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::uploads"},'
+    ' "StringEquals": {"AWS:SourceAccount": "123456789012"}}},'
+    '{"Sid": "other", "Effect": "Allow", "Action": "lambda:InvokeFunction",'
+    ' "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",'
+    ' "Principal": {"Service": "sns.amazonaws.com"}}]}'
+)
+
+
+def test_deployed_permission_compares_equal_and_other_statements_are_ignored():
+    wanted = lambda_invoke_config.desired_permissions([S3_PERMISSION])
+    assert lambda_invoke_config.current_permissions(POLICY, set(wanted)) == wanted
+    assert lambda_invoke_config.current_permissions(None, set(wanted)) == {}
+
+
+def test_changed_source_arn_is_drift():
+    wanted = lambda_invoke_config.desired_permissions(
+        [dict(S3_PERMISSION, source_arn="arn:aws:s3:::other")]
+    )
+    assert lambda_invoke_config.current_permissions(POLICY, set(wanted)) != wanted
