@@ -5,12 +5,15 @@
 DOCUMENTATION = r"""
 ---
 module: lambda_invoke_config
-short_description: Manage how a Lambda function is invoked (async retries, failure destination, reserved concurrency)
+short_description: Manage how a Lambda function is invoked (permissions, async retries, failure destination, reserved concurrency)
 version_added: 1.0.0
 description:
   - Manages the asynchronous invocation configuration of a function (retry attempts, maximum
     event age, on-failure / on-success destinations) and its reserved concurrency, neither of
     which M(amazon.aws.lambda) handles. Check mode and diff supported.
+  - Also manages the resource-based policy statements that allow a service to invoke the
+    function (O(permissions)), as M(amazon.aws.lambda_policy) does for one statement, so that
+    every setting of how the function is invoked takes one module run.
 author:
   - Image processor maintainers
 options:
@@ -19,7 +22,9 @@ options:
     required: true
     type: str
   state:
-    description: V(absent) removes the asynchronous invocation configuration and the reservation.
+    description: >-
+      V(absent) removes the asynchronous invocation configuration, the reservation and the
+      O(permissions) statements.
     choices: ["present", "absent"]
     default: present
     type: str
@@ -40,6 +45,13 @@ options:
       - Reserved concurrent executions. Unset leaves the reservation alone; a negative number
         removes it.
     type: int
+  permissions:
+    description:
+      - Statements of the function policy, each with C(statement_id), C(action), C(principal)
+        and optional C(source_arn) and C(source_account). A statement that differs is replaced.
+      - Statements with other ids are left alone; unset leaves the policy alone.
+    type: list
+    elements: dict
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -54,6 +66,12 @@ EXAMPLES = r"""
     maximum_event_age_seconds: 3600
     on_failure_destination: arn:aws:sqs:eu-west-1:123456789012:image-processor-prod-dlq
     reserved_concurrency: 20
+    permissions:
+      - statement_id: s3-upload-bucket-invoke
+        action: lambda:InvokeFunction
+        principal: s3.amazonaws.com
+        source_arn: arn:aws:s3:::image-processor-prod-uploads
+        source_account: "123456789012"
 """
 
 RETURN = r"""
@@ -65,7 +83,13 @@ reserved_concurrency:
   description: The reservation now in place, null when none.
   returned: always
   type: int
+permissions:
+  description: The managed policy statements now in place, by statement id (flattened as in O(permissions)).
+  returned: when O(permissions) is given
+  type: dict
 """
+
+import json
 
 try:  # noqa: SIM105 (the amazon.aws import guard)
     import botocore
@@ -101,6 +125,38 @@ def comparable_async_config(current):
     return normalise({key: current.get(key) for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")})
 
 
+PERMISSION_KEYS = ("action", "principal", "source_arn", "source_account")
+
+
+def flatten_statement(statement):
+    """Pure: a policy statement -> the form of O(permissions) (as amazon.aws.lambda_policy reads it)."""
+    principal = statement.get("Principal")
+    if isinstance(principal, dict):
+        principal = principal.get("Service") or principal.get("AWS")
+    condition = statement.get("Condition") or {}
+    flat = {
+        "action": statement.get("Action"),
+        "principal": principal,
+        "source_arn": (condition.get("ArnLike") or {}).get("AWS:SourceArn"),
+        "source_account": (condition.get("StringEquals") or {}).get("AWS:SourceAccount"),
+    }
+    return {key: value for key, value in flat.items() if value is not None}
+
+
+def current_permissions(policy, statement_ids):
+    """Pure: the statements of a function policy (JSON text or None) with one of `statement_ids`."""
+    statements = json.loads(policy).get("Statement", []) if policy else []
+    return {st["Sid"]: flatten_statement(st) for st in statements if st.get("Sid") in statement_ids}
+
+
+def desired_permissions(permissions):
+    """Pure: O(permissions) -> {statement_id: flattened statement}."""
+    return {
+        rule["statement_id"]: {key: rule[key] for key in PERMISSION_KEYS if rule.get(key) is not None}
+        for rule in permissions
+    }
+
+
 def desired_reservation(requested, current):
     """Pure: the reservation to end with (None = no reservation)."""
     if requested is None:
@@ -118,6 +174,17 @@ def main():
             on_failure_destination=dict(type="str"),
             on_success_destination=dict(type="str"),
             reserved_concurrency=dict(type="int"),
+            permissions=dict(
+                type="list",
+                elements="dict",
+                options=dict(
+                    statement_id=dict(type="str", required=True),
+                    action=dict(type="str", required=True),
+                    principal=dict(type="str", required=True),
+                    source_arn=dict(type="str"),
+                    source_account=dict(type="str"),
+                ),
+            ),
         ),
         supports_check_mode=True,
     )
@@ -132,6 +199,11 @@ def main():
         current_reservation = client.get_function_concurrency(aws_retry=True, FunctionName=name).get(
             "ReservedConcurrentExecutions"
         )
+        if params["permissions"] is not None:
+            try:
+                policy = client.get_policy(aws_retry=True, FunctionName=name)["Policy"]
+            except is_boto3_error_code("ResourceNotFoundException"):
+                policy = None
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg=f"Failed to read the invoke configuration of {name}")
 
@@ -143,7 +215,13 @@ def main():
             "async": desired_async_config(params),
             "reserved_concurrency": desired_reservation(params["reserved_concurrency"], current_reservation),
         }
+    if params["permissions"] is not None:
+        wanted = desired_permissions(params["permissions"])
+        before["permissions"] = current_permissions(policy, set(wanted))
+        after["permissions"] = {} if params["state"] == "absent" else wanted
     result = dict(changed=before != after, event_invoke_config=after["async"], reserved_concurrency=after["reserved_concurrency"])
+    if "permissions" in after:
+        result["permissions"] = after["permissions"]
     if result["changed"] and module._diff:
         result["diff"] = make_diff(before, after)
 
@@ -163,6 +241,15 @@ def main():
                     client.put_function_concurrency(
                         aws_retry=True, FunctionName=name, ReservedConcurrentExecutions=after["reserved_concurrency"]
                     )
+            for sid in sorted(set(before.get("permissions", {})) | set(after.get("permissions", {}))):
+                old, new = before["permissions"].get(sid), after["permissions"].get(sid)
+                if old == new:
+                    continue
+                if old is not None:
+                    client.remove_permission(aws_retry=True, FunctionName=name, StatementId=sid)
+                if new is not None:
+                    request = {"".join(token.capitalize() for token in key.split("_")): value for key, value in new.items()}
+                    client.add_permission(aws_retry=True, FunctionName=name, StatementId=sid, **request)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             module.fail_json_aws(e, msg=f"Failed to update the invoke configuration of {name}")
     module.exit_json(**result)
