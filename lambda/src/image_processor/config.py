@@ -14,6 +14,9 @@ from .errors import ConfigurationError
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 KEY_TEMPLATE_FIELDS = frozenset({"key", "stem", "name", "variant", "ext"})
 DEFAULT_KEY_TEMPLATE = "{stem}/{variant}.{ext}"
+# Lambda gives a function CPU in proportion to its memory, one vCPU's worth at 1,769 MB
+# (AWS docs, "Configuring Lambda function memory"), while the environment shows 2+ vCPUs.
+LAMBDA_MB_PER_VCPU = 1769
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,24 @@ class FunctionConfig:
             log_level=_parse(env, "LOG_LEVEL", "INFO", _log_level),
             max_input_bytes=integer("MAX_INPUT_BYTES", 52_428_800, 1, 2**40),
         )
+
+
+def encoder_threads(environ: Mapping[str, str] | None = None) -> int:
+    """Threads for the encoding pool: ENCODER_THREADS if set, else the CPUs this process may
+    run on, within Lambda capped at the vCPUs its memory size pays for (rounded, at least 1).
+    Threads beyond the CPU share only cost: the banded PNG does ~20 % more work to run in
+    parallel, and at 1,024 MB a function has 0.58 vCPU, so one thread is fastest there."""
+    env = os.environ if environ is None else environ
+    explicit = _parse(env, "ENCODER_THREADS", 0, lambda raw: _bounded_int(raw, 0, 64))
+    if explicit:
+        return explicit
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory_mb = _parse(
+        env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0, lambda raw: _bounded_int(raw, 0, 1 << 20)
+    )
+    if memory_mb:
+        return max(1, min(cpus or 1, round(memory_mb / LAMBDA_MB_PER_VCPU)))
+    return max(1, cpus or 1)
 
 
 def _parse[T](env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T]) -> T:

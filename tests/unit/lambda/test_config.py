@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from image_processor.config import FunctionConfig, ProcessingSettings
+from image_processor.config import FunctionConfig, ProcessingSettings, encoder_threads
 from image_processor.errors import ConfigurationError
 
 
@@ -49,3 +49,32 @@ def test_bad_values_name_the_variable(name: str, value: str, complaint: str) -> 
 def test_processed_bucket_is_required() -> None:
     with pytest.raises(ConfigurationError, match="PROCESSED_BUCKET"):
         FunctionConfig.from_env({})
+
+
+@pytest.mark.parametrize(
+    ("environ", "cpus", "threads"),
+    [
+        ({}, 2, 2),  # the CLI, the bench: every CPU
+        ({}, 1, 1),
+        ({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}, 2, 1),  # 0.58 vCPU
+        ({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}, 2, 1),
+        ({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3008"}, 2, 2),  # 1.7 vCPU
+        ({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "10240"}, 6, 6),
+        ({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "10240"}, 2, 2),
+        ({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024", "ENCODER_THREADS": "2"}, 2, 2),
+        ({"ENCODER_THREADS": " 3 "}, 2, 3),
+        ({"ENCODER_THREADS": "0"}, 2, 2),  # 0 = automatic
+    ],
+)
+def test_encoder_threads(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], cpus: int, threads: int
+) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: set(range(cpus)))
+    assert encoder_threads(environ) == threads
+
+
+def test_encoder_threads_rejects_nonsense() -> None:
+    with pytest.raises(ConfigurationError, match="ENCODER_THREADS='many'"):
+        encoder_threads({"ENCODER_THREADS": "many"})
+    with pytest.raises(ConfigurationError, match="between 0 and 64"):
+        encoder_threads({"ENCODER_THREADS": "100"})
