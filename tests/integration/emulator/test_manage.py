@@ -1,5 +1,6 @@
 """`emulator/manage.py` on an instance of its own: up is idempotent, a burst of S3 uploads is all
-processed by concurrent workers, and down leaves no worker process behind."""
+processed by concurrent workers, S3's files stay in the instance's own directory, and down
+leaves no worker process behind."""
 
 from __future__ import annotations
 
@@ -124,6 +125,9 @@ def test_up_is_idempotent_and_down_leaves_no_worker(instance):
     assert done == set(keys)
     workers = marked_processes(state_dir.resolve())
     assert len(workers) >= 2, "a burst should run on several concurrent environments"
+    # S3's object data stays inside this instance: not in the /tmp dir every instance shares
+    assert (state_dir / "tmp" / "localstack-s3-storage" / source).is_dir()
+    assert not (Path("/tmp/localstack-s3-storage") / source).exists()
 
     down = manage("down")
     assert down.returncode == 0, down.stdout + down.stderr
