@@ -52,6 +52,12 @@ options:
       - Statements with other ids are left alone; unset leaves the policy alone.
     type: list
     elements: dict
+    suboptions:
+      statement_id: {description: Id (Sid) of the statement., type: str, required: true}
+      action: {description: "The action allowed, for example V(lambda:InvokeFunction).", type: str, required: true}
+      principal: {description: "The service or account allowed, for example V(s3.amazonaws.com).", type: str, required: true}
+      source_arn: {description: ARN of the resource allowed to invoke (condition C(AWS:SourceArn))., type: str}
+      source_account: {description: Account owning that resource (condition C(AWS:SourceAccount))., type: str}
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules

@@ -14,7 +14,7 @@ description:
   - Unlike M(amazon.aws.s3_bucket), M(community.aws.s3_lifecycle) and
     M(community.aws.s3_bucket_notification), supports check mode and diff, so a dry run shows
     exactly which setting of which bucket drifted.
-  - Several buckets in one run (O(buckets)): one module start-up and one S3 client for all of them.
+  - Several buckets in one run (O(buckets)) share one module start-up and one S3 client.
   - An option left unset is not managed.
 author:
   - Image processor maintainers
@@ -31,6 +31,17 @@ options:
         O(policy), O(versioning), O(lifecycle_rules), O(lambda_notifications)).
     type: list
     elements: dict
+    suboptions:
+      name: {description: Name of the bucket., type: str, required: true}
+      object_ownership: {description: As O(object_ownership)., type: str, choices: ["BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter"]}
+      tags: {description: As O(tags)., type: dict}
+      encryption: {description: As O(encryption)., type: str, choices: ["AES256", "aws:kms"]}
+      encryption_key_id: {description: As O(encryption_key_id)., type: str}
+      block_public_access: {description: As O(block_public_access)., type: bool}
+      policy: {description: As O(policy)., type: json}
+      versioning: {description: As O(versioning)., type: bool}
+      lifecycle_rules: {description: As O(lifecycle_rules)., type: list, elements: dict}
+      lambda_notifications: {description: As O(lambda_notifications)., type: list, elements: dict}
   object_ownership:
     description: Object ownership control; set at creation and enforced afterwards.
     choices: ["BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter"]
