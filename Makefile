@@ -122,9 +122,11 @@ test-full: setup lint ## everything, including the slow load and fault tests
 
 # --- nothing lost: load, hostile inputs, accounting (docs/guarantees.md) ---------------------
 
-.PHONY: load load-steady corpus accounting
+.PHONY: load load-serial load-steady corpus accounting
 load: controller ## COUNT mixed 1-12 MP uploads to ENV: throughput, latency, accounting (COUNT=200)
 	$(PY) bench/load.py --count $(or $(COUNT),200) --outputs outputs/$(ENV).json
+load-serial: controller ## warm single-upload latency per size: N uploads per size (N=5)
+	$(PY) bench/load.py --serial $(or $(N),5) --outputs outputs/$(ENV).json
 load-steady: controller ## steady uploads: RATE=5 DURATION=60
 	$(PY) bench/load.py --rate $(or $(RATE),5) --duration $(or $(DURATION),60) --outputs outputs/$(ENV).json
 corpus: controller ## upload the hostile inputs; each must end as 5 variants or 1 failure record

@@ -2,6 +2,7 @@
 
     .venvs/controller/bin/python bench/load.py [--count 200] [--mix 1,2,4,8,12]
     .venvs/controller/bin/python bench/load.py --rate 5 --duration 60
+    .venvs/controller/bin/python bench/load.py --serial 5
         [--outputs outputs/dev.json] [--endpoint URL] [--wait 600] [--no-baseline]
 
 Synthetic photo-like JPEGs (tests/images/generate.py), sizes cycled through `--mix` (MP).
@@ -11,6 +12,10 @@ at once (worker processes in /proc, and AWS/Lambda ConcurrentExecutions Maximum)
 single-image rate on one core as the baseline, and the accounting table. Everything goes to
 the endpoint (AWS_ENDPOINT_URL, default http://127.0.0.1:4566); the run stops by itself after
 the uploads plus `--wait` seconds. Exit code: the accounting's (0 = nothing missing or partial).
+
+`--serial N` measures the single-image latency instead: one upload at a time, each watched
+alone (a listing of its own five keys every 20 ms), after one warm-up upload per size; N
+measured uploads per size, p50/p95 per size against the targets (1 MP <= 1 s, 12 MP <= 2.5 s).
 """
 
 from __future__ import annotations
@@ -34,7 +39,12 @@ sys.path[:0] = [str(ROOT / "lambda" / "src"), str(ROOT)]
 
 from tqdm import tqdm  # noqa: E402
 
-from bench.pipeline.accounting import Accounting, reconcile  # noqa: E402
+from bench.pipeline.accounting import (  # noqa: E402
+    Accounting,
+    VariantListing,
+    expected_variant_keys,
+    reconcile,
+)
 from bench.pipeline.manifest import Entry, Expect, ManifestWriter  # noqa: E402
 from bench.pipeline.observe import Observer, default_state_dir  # noqa: E402
 from bench.pipeline.stack import Stack  # noqa: E402
@@ -43,6 +53,8 @@ from tests.images.generate import photo_like  # noqa: E402
 
 CACHE = ROOT / ".state" / "bench-images"
 SEEDS_PER_SIZE = 2
+# issue 8: p50 upload->variants on a warm environment, per size (MP -> seconds)
+WARM_LATENCY_TARGETS = {1.0: 1.0, 12.0: 2.5}
 
 
 def size_for(megapixels: float) -> tuple[int, int]:
@@ -114,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
     prefix = run_prefix("steady" if args.rate else "burst")
     manifest = args.manifest or ROOT / ".state" / "runs" / f"{prefix.rstrip('/')}.jsonl"
     template = stack.output_key_template()
-    observer = Observer(stack, template, prefix, default_state_dir(stack.endpoint_url))
+    observer = Observer(
+        stack, template, prefix, default_state_dir(stack.endpoint_url), args.observe_interval
+    )
     sizes: dict[str, float] = {}
     jobs = []
     for index in range(count):
@@ -138,6 +152,47 @@ def run(args: argparse.Namespace) -> int:
     accounting = reconcile(stack, entries, args.wait, on_progress=_progress_bar(len(entries)))
     observer.stop()
     report(stack, args, entries, sizes, observer, accounting, started, uploads_done, mix)
+    print(f"manifest {manifest}  (re-check: bench/accounting.py {manifest})")
+    return 0 if accounting.passed else 1
+
+
+def run_serial(args: argparse.Namespace) -> int:
+    stack = Stack.from_file(args.outputs, args.endpoint)
+    mix = [float(value) for value in args.mix.split(",")]
+    pool = image_pool(mix)
+    prefix = run_prefix("serial")
+    manifest = args.manifest or ROOT / ".state" / "runs" / f"{prefix.rstrip('/')}.jsonl"
+    template = stack.output_key_template()
+    latencies: dict[float, list[float]] = {megapixels: [] for megapixels in mix}
+    entries: list[Entry] = []
+    uploads = len(mix) * (1 + args.serial)  # the first round warms the environment up
+    with ManifestWriter(manifest) as writer:
+        for index in tqdm(range(uploads), desc="serial", unit="img", file=sys.stderr):
+            megapixels = mix[index % len(mix)]
+            key = f"{prefix}{megapixels:g}MP/{index:05d}.jpg"
+            expected = set(expected_variant_keys(template, key).values())
+            listing = VariantListing(stack, expected)  # lists this key's variants only
+            data = pool[megapixels][index % SEEDS_PER_SIZE]
+            entry = upload(stack, key, data, writer, Expect.VARIANTS)
+            entries.append(entry)
+            deadline = time.time() + args.wait
+            while not expected <= set(listing.snapshot()) and time.time() < deadline:
+                time.sleep(0.02)
+            if expected <= set(listing.snapshot()) and index >= len(mix):
+                latencies[megapixels].append(time.time() - entry.uploaded_at)
+    accounting = reconcile(stack, entries, args.wait)
+    cores = os.cpu_count()
+    print(f"\n== serial: {args.serial} warm uploads per size, one at a time, {cores} cores")
+    for megapixels, values in latencies.items():
+        if not values:
+            continue
+        line = _latency_line(f"{megapixels:g} MP", values)
+        target = WARM_LATENCY_TARGETS.get(megapixels)
+        if target is not None:
+            met = percentile(values, 0.5) <= target
+            line += f"  target p50 <= {target:g} s: {'met' if met else 'NOT met'}"
+        print(line)
+    print(accounting.table())
     print(f"manifest {manifest}  (re-check: bench/accounting.py {manifest})")
     return 0 if accounting.passed else 1
 
@@ -173,6 +228,7 @@ def report(
         span = max(done.values()) - started
         print(f"throughput  {len(done) / span:.2f} images/s  ({len(done)} in {span:.1f} s)")
     if latencies:
+        print(f"latency resolution: listings at most {observer.resolution:.1f} s apart")
         print(_latency_line("all", list(latencies.values())))
         for megapixels in mix:
             values = [v for key, v in latencies.items() if sizes[key] == megapixels]
@@ -223,14 +279,19 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=200, help="burst size")
     parser.add_argument("--rate", type=float, help="steady mode: uploads per second")
     parser.add_argument("--duration", type=float, default=60.0, help="steady mode: seconds")
+    parser.add_argument("--serial", type=int, metavar="N",
+                        help="latency mode: N warm uploads per size, one at a time")  # fmt: skip
     parser.add_argument("--mix", default="1,2,4,8,12", help="megapixels, cycled")
     parser.add_argument("--upload-threads", type=int, default=8)
+    parser.add_argument("--observe-interval", type=float, default=0.2,
+                        help="seconds between listings of the processed bucket")  # fmt: skip
     parser.add_argument("--outputs", type=Path, default=ROOT / "outputs" / "dev.json")
     parser.add_argument("--endpoint", help="overrides AWS_ENDPOINT_URL")
     parser.add_argument("--manifest", type=Path)
     parser.add_argument("--wait", type=float, default=600.0, help="max seconds to settle")
     parser.add_argument("--no-baseline", action="store_true", help="skip the one-core timing")
-    return run(parser.parse_args())
+    args = parser.parse_args()
+    return run_serial(args) if args.serial else run(args)
 
 
 if __name__ == "__main__":
