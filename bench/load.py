@@ -46,7 +46,7 @@ from bench.pipeline.accounting import (  # noqa: E402
     reconcile,
 )
 from bench.pipeline.manifest import Entry, Expect, ManifestWriter  # noqa: E402
-from bench.pipeline.observe import Observer, default_state_dir  # noqa: E402
+from bench.pipeline.observe import Observer, default_state_dir, processed_log_times  # noqa: E402
 from bench.pipeline.stack import Stack  # noqa: E402
 from bench.pipeline.uploads import run_prefix, upload  # noqa: E402
 from tests.images.generate import photo_like  # noqa: E402
@@ -219,7 +219,11 @@ def report(
     uploads_done: float,
     mix: list[float],
 ) -> None:
-    done = observer.done_at
+    # Completion: seen in a listing (all five variants), timed by the function's own report
+    # when it has one (listings of a big bucket can be seconds apart).
+    reported = processed_log_times(stack, started - 60)
+    done = {key: min(seen, reported.get(key, seen)) for key, seen in observer.done_at.items()}
+    timed_by_logs = sum(key in reported for key in done)
     latencies = {e.key: done[e.key] - e.uploaded_at for e in entries if e.key in done}
     mode = f"steady {args.rate:g}/s for {args.duration:g} s" if args.rate else "burst"
     print(f"\n== {mode}: {len(entries)} uploads, mix {args.mix} MP, {os.cpu_count()} cores")
@@ -228,7 +232,10 @@ def report(
         span = max(done.values()) - started
         print(f"throughput  {len(done) / span:.2f} images/s  ({len(done)} in {span:.1f} s)")
     if latencies:
-        print(f"latency resolution: listings at most {observer.resolution:.1f} s apart")
+        print(
+            f"completion times: {timed_by_logs} of {len(done)} from the function's 'processed' "
+            f"log lines, the rest from listings (at most {observer.resolution:.1f} s apart)"
+        )
         print(_latency_line("all", list(latencies.values())))
         for megapixels in mix:
             values = [v for key, v in latencies.items() if sizes[key] == megapixels]

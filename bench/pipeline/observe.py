@@ -3,6 +3,7 @@ execution environments (worker processes) exist at once."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -75,7 +76,8 @@ class Observer(threading.Thread):
 
     def run(self) -> None:
         previous = time.time()
-        while not self._stopping.is_set():
+        while True:
+            stopping = self._stopping.is_set()  # then one last look, so nothing done is missed
             listed = time.monotonic()
             found = set(self.listing.snapshot())
             listing_seconds = time.monotonic() - listed
@@ -89,8 +91,34 @@ class Observer(threading.Thread):
                 for key, variants in self.expected.items():
                     if key not in self.done_at and variants <= found:
                         self.done_at[key] = now
+            if stopping:
+                return
             self._stopping.wait(max(self.interval, self.LISTING_DUTY_FACTOR * listing_seconds))
 
     def stop(self) -> None:
         self._stopping.set()
         self.join()
+
+
+def processed_log_times(stack: Stack, since: float) -> dict[str, float]:
+    """When the function reported each key processed: the earliest ``"processed"`` log line
+    per key (epoch seconds). The function logs it after all five PUTs have returned, and the
+    emulator stamps an invocation's lines when the invocation ends, so this is at or just
+    after the variants exist, at millisecond resolution however slowly listings run (listing
+    a bucket costs the emulator time in proportion to all the objects it holds)."""
+    logs = stack.client("logs")
+    found: dict[str, float] = {}
+    pages = logs.get_paginator("filter_log_events").paginate(
+        logGroupName=stack.log_group,
+        startTime=int(since * 1000),
+        filterPattern='{ $.message = "processed" }',
+    )
+    for page in pages:
+        for event in page.get("events", []):
+            try:
+                key = json.loads(event["message"].split("\t")[-1])["key"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            stamp = event["timestamp"] / 1000
+            found[key] = min(stamp, found.get(key, stamp))
+    return found

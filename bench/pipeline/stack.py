@@ -58,6 +58,10 @@ class Stack:
     def function_name(self) -> str:
         return str(self.outputs["function_name"])
 
+    @property
+    def log_group(self) -> str:
+        return str(self.outputs.get("log_group") or f"/aws/lambda/{self.function_name}")
+
     @cached_property
     def s3(self) -> Any:
         return self.client("s3")
