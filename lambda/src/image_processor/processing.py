@@ -283,11 +283,17 @@ def _render(
             image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     if spec.flattens_alpha:
         image = flatten(image, settings.background_color)
+    return _variant(spec, image, encode(image, spec), source_key, key_template)
+
+
+def _variant(
+    spec: VariantSpec, image: Image.Image, data: bytes, source_key: str, key_template: str
+) -> Variant:
     return Variant(
         name=spec.name,
         key=output_key(key_template, source_key, spec.name, spec.extension),
         content_type=spec.content_type,
-        data=encode(image, spec),
+        data=data,
         width=image.width,
         height=image.height,
     )
@@ -300,14 +306,7 @@ def _submit_png(
     bands = [_POOL.submit(_deflate_band, image, spec, *rows) for rows in _png_bands(image)]
 
     def variant(segments: list[png.Segment]) -> Variant:
-        return Variant(
-            name=spec.name,
-            key=output_key(key_template, source_key, spec.name, spec.extension),
-            content_type=spec.content_type,
-            data=_assemble_png(image, segments),
-            width=image.width,
-            height=image.height,
-        )
+        return _variant(spec, image, _assemble_png(image, segments), source_key, key_template)
 
     return _when_all(bands, variant)
 
