@@ -55,6 +55,9 @@ class FunctionConfig:
     max_input_bytes: int = 52_428_800
     # Time kept in reserve: an image is not started with less left (error category "timeout").
     min_remaining_ms: int = 3000
+    # Time the writes need: rendered variants are not written with less left, so a timeout
+    # cannot cut the five PUTs short and leave some variants without the others.
+    min_upload_ms: int = 1000
     cache_control: str = "public, max-age=86400"
 
     @classmethod

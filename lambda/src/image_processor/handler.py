@@ -138,11 +138,19 @@ class ImageFunction:
         image = open_image(data, settings)
         megapixels = image.width * image.height / 1_000_000
         working = normalise(image, settings)
+        # Every variant is rendered before any is written: a timeout, a killed worker or an
+        # encoder error while rendering leaves no variant behind (never a partial set).
+        rendered = list(
+            render_variants(working, settings, source.key, self.config.output_key_template)
+        )
+        if context.get_remaining_time_in_millis() < self.config.min_upload_ms:
+            raise DeadlineTooClose(
+                f"the variants are ready but less than {self.config.min_upload_ms} ms are left "
+                "to write them"
+            )
         uploads = [
             _UPLOAD_POOL.submit(self._upload, variant, source.key, etag, version_id)
-            for variant in render_variants(
-                working, settings, source.key, self.config.output_key_template
-            )
+            for variant in rendered
         ]
         variants = [upload.result() for upload in _all_settled(uploads)]
         result = ProcessedObject(

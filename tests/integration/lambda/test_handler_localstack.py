@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config as BotoConfig
+from image_processor import processing
 from image_processor.config import FunctionConfig
 from image_processor.errors import (
     DeadlineTooClose,
@@ -187,6 +188,49 @@ def test_too_little_time_left_is_a_timeout_failure(stack: Any) -> None:
     assert json.loads(log.getvalue().splitlines()[-1])["error_category"] == "timeout"
     assert "Contents" not in s3.list_objects_v2(Bucket=processed)
     assert len(cloudwatch.calls) == 1
+
+
+@dataclass
+class RunningOutContext(Context):
+    """Plenty of time at the start, too little to write once the variants are rendered."""
+
+    later_ms: int = 0
+    calls: int = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.calls += 1
+        return self.remaining_ms if self.calls == 1 else self.later_ms
+
+
+def test_variants_ready_too_close_to_the_deadline_are_not_written(stack: Any) -> None:
+    s3, _, function, upload, processed, log = stack
+    data = jpeg()
+    s3.put_object(Bucket=upload, Key="slow.jpg", Body=data)
+    context = RunningOutContext("img-fn", later_ms=function.config.min_upload_ms - 1)
+    with pytest.raises(DeadlineTooClose, match="to write them"):
+        function.handle({"Records": [event_for(upload, "slow.jpg", len(data))]}, context)
+    assert "Contents" not in s3.list_objects_v2(Bucket=processed)
+    assert json.loads(log.getvalue().splitlines()[-1])["error_category"] == "timeout"
+
+
+def test_an_encoder_failure_writes_none_of_the_variants(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3, _, function, upload, processed, log = stack
+    encode = processing.encode
+
+    def failing_for_low(image: Image.Image, spec: processing.VariantSpec) -> bytes:
+        if spec.name == "low":
+            raise MemoryError("encoder out of memory")
+        return encode(image, spec)
+
+    monkeypatch.setattr(processing, "encode", failing_for_low)
+    data = jpeg()
+    s3.put_object(Bucket=upload, Key="one-fails.jpg", Body=data)
+    with pytest.raises(MemoryError):
+        function.handle({"Records": [event_for(upload, "one-fails.jpg", len(data))]}, Context("f"))
+    assert "Contents" not in s3.list_objects_v2(Bucket=processed)
+    assert json.loads(log.getvalue().splitlines()[-1])["error_category"] == "unexpected"
 
 
 def test_object_over_the_byte_limit_is_refused_before_download(stack: Any) -> None:

@@ -61,33 +61,26 @@ def twelve_megapixels_of_noise() -> bytes:
 
 
 @pytest.mark.slow  # up to HELD_AFTER_UPDATE_SECONDS more
-def test_timeout_ends_as_one_failure_record(
-    pipeline_stack: Stack, twelve_megapixels_of_noise: bytes
+@pytest.mark.parametrize(
+    ("limit", "settings", "image"),
+    [
+        # 4 s: the handler only starts an image with >= 3 s left; this one needs ~6 s or more
+        ("timeout", {"Timeout": 4}, "twelve_megapixels_of_noise"),
+        ("memory", {"MemorySize": 128}, "twelve_megapixels"),
+    ],
+)
+def test_a_limit_ends_as_one_failure_record(
+    pipeline_stack: Stack,
+    request: pytest.FixtureRequest,
+    limit: str,
+    settings: dict[str, int],
+    image: str,
 ) -> None:
-    # 4 s: the handler only starts an image with >= 3 s left; this one needs ~6 s or more
-    with function_settings(pipeline_stack, Timeout=4):
+    with function_settings(pipeline_stack, **settings):
         entry = upload(
             pipeline_stack,
-            run_prefix("test-timeout") + "slow.jpg",
-            twelve_megapixels_of_noise,
-            expect=Expect.FAILURE,
-        )
-        accounting = account(pipeline_stack, [entry], extra_wait=HELD_AFTER_UPDATE_SECONDS)
-    print(accounting.table())
-    result = accounting.results[0]
-    assert result.failure_records == 1
-    assert result.outcome is Outcome.FAILED, result
-
-
-@pytest.mark.slow  # up to HELD_AFTER_UPDATE_SECONDS more
-def test_memory_limit_ends_as_one_failure_record(
-    pipeline_stack: Stack, twelve_megapixels: bytes
-) -> None:
-    with function_settings(pipeline_stack, MemorySize=128):
-        entry = upload(
-            pipeline_stack,
-            run_prefix("test-memory") + "big.jpg",
-            twelve_megapixels,
+            run_prefix(f"test-{limit}") + "image.jpg",
+            request.getfixturevalue(image),
             expect=Expect.FAILURE,
         )
         accounting = account(pipeline_stack, [entry], extra_wait=HELD_AFTER_UPDATE_SECONDS)
