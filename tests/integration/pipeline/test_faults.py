@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import random
@@ -96,14 +97,14 @@ def test_same_event_twice_gives_the_same_five_objects(pipeline_stack: Stack) -> 
     first = account(pipeline_stack, [entry])
     assert first.counts["processed"] == 1
     expected = expected_variant_keys(pipeline_stack.output_key_template(), entry.key)
-    before = _etags(pipeline_stack, entry.key.rsplit("/", 1)[0] + "/")
+    before = _contents(pipeline_stack, entry.key.rsplit("/", 1)[0] + "/")
     event = _s3_event(pipeline_stack, entry.key, entry.size)
     for _ in range(2):  # delivered again, twice, synchronously so both have finished
         response = pipeline_stack.lambda_.invoke(
             FunctionName=pipeline_stack.function_name, Payload=json.dumps(event)
         )
         assert "FunctionError" not in response, response["Payload"].read()
-    after = _etags(pipeline_stack, entry.key.rsplit("/", 1)[0] + "/")
+    after = _contents(pipeline_stack, entry.key.rsplit("/", 1)[0] + "/")
     assert sorted(after) == sorted(expected.values())  # five objects, not ten or fifteen
     assert after == before  # and byte for byte the same ones
     again = account(pipeline_stack, [entry])
@@ -111,9 +112,15 @@ def test_same_event_twice_gives_the_same_five_objects(pipeline_stack: Stack) -> 
     assert again.counts["duplicate_records"] == 0
 
 
-def _etags(stack: Stack, prefix: str) -> dict[str, str]:
+def _contents(stack: Stack, prefix: str) -> dict[str, str]:
+    """Size and SHA-256 of each object's bytes under `prefix` (the content itself, not the
+    ETag the store reports for it; the size tells a failure's reader what kind of change)."""
     listing = stack.s3.list_objects_v2(Bucket=stack.processed_bucket, Prefix=prefix)
-    return {item["Key"]: item["ETag"] for item in listing.get("Contents", [])}
+    found = {}
+    for item in listing.get("Contents", []):
+        data = stack.s3.get_object(Bucket=stack.processed_bucket, Key=item["Key"])["Body"].read()
+        found[item["Key"]] = f"{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}"
+    return found
 
 
 def _s3_event(stack: Stack, key: str, size: int) -> dict:
