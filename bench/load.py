@@ -176,9 +176,9 @@ def run_serial(args: argparse.Namespace) -> int:
             entry = upload(stack, key, data, writer, Expect.VARIANTS)
             entries.append(entry)
             deadline = time.time() + args.wait
-            while not expected <= set(listing.snapshot()) and time.time() < deadline:
+            while not (done := expected <= set(listing.snapshot())) and time.time() < deadline:
                 time.sleep(0.02)
-            if expected <= set(listing.snapshot()) and index >= len(mix):
+            if done and index >= len(mix):
                 latencies[megapixels].append(time.time() - entry.uploaded_at)
     accounting = reconcile(stack, entries, args.wait)
     cores = os.cpu_count()
@@ -244,6 +244,16 @@ def report(
     print(
         f"execution environments at once: {observer.max_workers} worker processes (/proc), "
         f"ConcurrentExecutions Maximum {_concurrent_executions(stack, started)}"
+    )
+    wall = observer.stopped_at - started
+    cpu = observer.cpu_seconds()
+    print(
+        f"CPU over the {wall:.0f} s of the run (/proc): "
+        + ", ".join(
+            f"{name} {seconds:.1f} s ({seconds / wall:.2f} cores, "
+            f"{seconds / max(1, len(entries)):.2f} s per image)"
+            for name, seconds in cpu.items()
+        )
     )
     if not args.no_baseline:
         seconds = single_core_seconds(mix)

@@ -13,6 +13,16 @@ from .accounting import VariantListing, expected_variant_keys
 from .stack import Stack
 
 WORKER_MARKER = "EMBEDDED_LAMBDA_WORKER_OF"
+CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(pid: int) -> int | None:
+    """User + system CPU a process has used so far, in clock ticks (None: it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 def worker_pids(state_dir: Path, function_name: str | None = None) -> list[int]:
@@ -67,6 +77,14 @@ class Observer(threading.Thread):
         self.done_at: dict[str, float] = {}
         self.max_workers = 0
         self.resolution = 0.0
+        # CPU ticks per pid: at the start (processes that already ran) and latest seen
+        self._ticks_at_start: dict[int, int] = {}
+        self._ticks_seen: dict[int, int] = {}
+        self._worker_pids: set[int] = set()
+        self._emulator_pid = _pid_in(state_dir / "localstack.pid")
+        self._own_cpu_at_start = time.process_time()
+        self._own_cpu = 0.0
+        self.stopped_at = 0.0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
@@ -76,6 +94,7 @@ class Observer(threading.Thread):
 
     def run(self) -> None:
         previous = time.time()
+        self._sample_cpu(worker_pids(self.state_dir, self.stack.function_name), first=True)
         while True:
             stopping = self._stopping.is_set()  # then one last look, so nothing done is missed
             listed = time.monotonic()
@@ -84,9 +103,9 @@ class Observer(threading.Thread):
             now = time.time()
             self.resolution = max(self.resolution, now - previous)
             previous = now
-            self.max_workers = max(
-                self.max_workers, len(worker_pids(self.state_dir, self.stack.function_name))
-            )
+            workers = worker_pids(self.state_dir, self.stack.function_name)
+            self.max_workers = max(self.max_workers, len(workers))
+            self._sample_cpu(workers)
             with self._lock:
                 for key, variants in self.expected.items():
                     if key not in self.done_at and variants <= found:
@@ -98,6 +117,44 @@ class Observer(threading.Thread):
     def stop(self) -> None:
         self._stopping.set()
         self.join()
+        self._own_cpu = time.process_time() - self._own_cpu_at_start
+        self.stopped_at = time.time()
+
+    def _sample_cpu(self, workers: list[int], first: bool = False) -> None:
+        """CPU since the start: a process seen at the start counts from then, one started
+        later (a new execution environment) counts whole, its cold start included. A worker
+        that exits between two looks loses what it used since the last one."""
+        self._worker_pids.update(workers)
+        pids = [*workers, self._emulator_pid] if self._emulator_pid else workers
+        for pid in pids:
+            ticks = cpu_ticks(pid)
+            if ticks is None:
+                continue
+            if first:
+                self._ticks_at_start[pid] = ticks
+            self._ticks_seen[pid] = ticks
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used during the run by the function's workers, the emulator's own
+        process and this process (the load generator and its observer)."""
+
+        def used(pids: set[int]) -> float:
+            ticks = sum(self._ticks_seen[p] - self._ticks_at_start.get(p, 0) for p in pids)
+            return ticks / CLOCK_TICKS_PER_SECOND
+
+        emulator = {self._emulator_pid} & set(self._ticks_seen)
+        return {
+            "function workers": used(self._worker_pids & set(self._ticks_seen)),
+            "LocalStack": used(emulator),
+            "load generator": self._own_cpu,
+        }
+
+
+def _pid_in(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def processed_log_times(stack: Stack, since: float) -> dict[str, float]:

@@ -29,7 +29,7 @@ import pytest
 
 from bench.pipeline.accounting import Accounting, reconcile
 from bench.pipeline.manifest import Entry
-from bench.pipeline.observe import default_state_dir, worker_pids
+from bench.pipeline.observe import cpu_ticks, default_state_dir, worker_pids
 from bench.pipeline.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -124,18 +124,10 @@ def kill_busy_worker(stack: Stack, within_seconds: float = 30.0) -> int:
     state_dir = default_state_dir(stack.endpoint_url)
     deadline = time.monotonic() + within_seconds
     while time.monotonic() < deadline:
-        before = {pid: _cpu_ticks(pid) for pid in worker_pids(state_dir, stack.function_name)}
+        before = {pid: cpu_ticks(pid) for pid in worker_pids(state_dir, stack.function_name)}
         time.sleep(0.3)
         for pid, ticks in before.items():
-            if ticks is not None and (_cpu_ticks(pid) or 0) - ticks >= 5:  # >= 50 ms of CPU
+            if ticks is not None and (cpu_ticks(pid) or 0) - ticks >= 5:  # >= 50 ms of CPU
                 os.kill(pid, signal.SIGKILL)
                 return pid
     pytest.fail(f"no busy worker of {stack.function_name} under {state_dir} to kill")
-
-
-def _cpu_ticks(pid: int) -> int | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[11]) + int(fields[12])  # utime + stime
