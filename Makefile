@@ -138,5 +138,6 @@ bench: setup localstack-up ## the benchmarks (figures, ratios side by side)
 	$(PY) -m pip install --quiet --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) bench/filter_patterns.py
 	$(PY) bench/processing.py --quick
+	$(PY) bench/encoder_threads.py
 	$(PY) bench/emulator.py
 	$(PY) bench/deploy.py
