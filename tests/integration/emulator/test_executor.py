@@ -288,6 +288,26 @@ def test_memory_size_is_enforced(lam, make_function):
     assert body == 1
 
 
+def test_a_brief_peak_over_the_memory_size_is_caught(lam, make_function):
+    """AWS kills the moment memory crosses the limit: a peak freed again before the function
+    returns, shorter than the executor's check interval, still ends as OutOfMemory."""
+    name = make_function(
+        """
+        def handler(event, context):
+            peak = b"x" * (event["megabytes"] * 1024 * 1024)
+            del peak
+            return "freed"
+        """,
+        MemorySize=128,
+    )
+    _, body, _ = invoke(lam, name, {"megabytes": 8})
+    assert body == "freed"
+    response, body, logs = invoke(lam, name, {"megabytes": 160})
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.OutOfMemory"
+    assert int(logs.split("Max Memory Used: ")[1].split(" MB")[0]) > 128
+
+
 @pytest.mark.parametrize(
     ("config", "error_type", "message"),
     [
