@@ -263,8 +263,18 @@ def report(
         print(f"one image on one core (warm): {per_size}; this mix {mean:.2f} s/image")
         print(f"ideal on 2 cores {ideal:.2f} images/s; 80 % target {0.8 * ideal:.2f} images/s")
         if done:
-            achieved = len(done) / (max(done.values()) - started)
-            print(f"achieved/ideal = {achieved / ideal:.0%}")
+            span = max(done.values()) - started
+            print(f"achieved/ideal = {len(done) / span / ideal:.0%}")
+            # achieved/ideal = (processing's share of the CPU used) x (how busy the cores were):
+            # what the pipeline spends besides processing, and idle cores, are the two gaps.
+            # (The CPU after the last completion, a final listing, is small and counted in.)
+            used = sum(cpu.values())
+            share, busy = mean * len(done) / used, used / (2 * span)
+            print(
+                f"  = processing's share of the CPU used {share:.0%} "
+                f"({mean:.2f} of {used / len(done):.2f} CPU-s per image) "
+                f"x cores busy {busy:.0%} (2 cores x {span:.0f} s)"
+            )
     print(accounting.table())
 
 
