@@ -12,6 +12,7 @@ import ctypes
 import functools
 import io
 import logging
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -42,8 +43,19 @@ _TRANSPOSE_FOR_ORIENTATION = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-SRGB_ICC = _SRGB_PROFILE.tobytes()
+
+
+def _srgb_icc() -> bytes:
+    """The sRGB profile every RGB variant embeds. LittleCMS stamps a profile it creates with the
+    current time (header bytes 24-35), so each worker process would embed its own, and an event
+    redelivered to another execution environment would give other bytes. A fixed creation date
+    keeps the five objects byte for byte the same."""
+    created = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    return created[:24] + struct.pack(">6H", 2026, 1, 1, 0, 0, 0) + created[36:]
+
+
+SRGB_ICC = _srgb_icc()
+_SRGB_PROFILE = ImageCms.ImageCmsProfile(io.BytesIO(SRGB_ICC))
 # The encoders (into an OS file: pillow_io.py), LittleCMS and resizing release the GIL, so
 # threads give real parallelism.
 _WORKERS = encoder_threads()

@@ -298,3 +298,38 @@ def test_normalise_releases_the_decoded_source(photo: Image.Image) -> None:
     with pytest.raises(ValueError, match="closed"):
         image.getpixel((0, 0))
     assert working.getpixel((0, 0))  # the working image is independent of it
+
+
+_VARIANT_DIGESTS = """
+import hashlib, json, sys
+from image_processor.config import ProcessingSettings
+from image_processor.processing import process_image
+data = open(sys.argv[1], "rb").read()
+_, variants = process_image(data, ProcessingSettings(), "in.jpg", "{stem}/{variant}.{ext}")
+print(json.dumps({v.name: hashlib.sha256(v.data).hexdigest() for v in variants}))
+"""
+
+
+def test_another_process_later_renders_the_same_bytes() -> None:
+    """An event redelivered to another execution environment, started at another time, must
+    write the same five objects byte for byte: nothing may embed the process or the clock
+    (LittleCMS dates the profiles it creates to the second)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": str(repo / "lambda" / "src"), "ENCODER_THREADS": "1"}
+    command = [sys.executable, "-c", _VARIANT_DIGESTS, str(repo / "tests/images/sample_image.jpg")]
+
+    def digests() -> dict[str, str]:
+        run = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        return json.loads(run.stdout)
+
+    first = digests()
+    time.sleep(1.1)  # into another second
+    assert digests() == first
+    assert len(first) == 5
