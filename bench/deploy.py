@@ -135,13 +135,13 @@ def main() -> None:
     cold, cold_changed, cold_slowest = playbook("site.yml", args.profile)
     noops = []
     for _ in range(max(1, args.noop_runs)):
-        check, before = cpu_check(), load()
+        check, load_before = cpu_check(), load()
         seconds, changed, slowest = playbook("site.yml", args.profile)
         noops.append(
             {
                 "s": round(seconds, 1),
                 "changed": changed,
-                "load_avg_1m": before,
+                "load_avg_1m": load_before,
                 "cpu_check_s": check,
             }
         )
