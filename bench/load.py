@@ -287,6 +287,21 @@ def report(
                 f"({mean:.2f} of {used / len(done):.2f} CPU-s per image) "
                 f"x cores busy {busy:.0%} (2 cores x {span:.0f} s)"
             )
+            # The CPU besides processing, by where it went: the function's own share of it
+            # (cold starts, S3 and CloudWatch calls) is what a faster emulator cannot remove.
+            parts = {
+                "processing": mean * len(done),
+                "rest of the function": cpu["function workers"] - mean * len(done),
+                "LocalStack": cpu["LocalStack"],
+                "load generator": cpu["load generator"],
+            }
+            print(
+                f"  CPU per image {used / len(done):.2f} s: "
+                + ", ".join(
+                    f"{name} {seconds / len(done):.2f} ({seconds / used:.0%})"
+                    for name, seconds in parts.items()
+                )
+            )
     print(accounting.table())
 
 
