@@ -140,4 +140,5 @@ bench: setup localstack-up ## the benchmarks (figures, ratios side by side)
 	$(PY) bench/processing.py --quick
 	$(PY) bench/encoder_threads.py
 	$(PY) bench/emulator.py
+	$(PY) bench/emulator_costs.py
 	$(PY) bench/deploy.py
