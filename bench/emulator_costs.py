@@ -25,7 +25,12 @@ import boto3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "lambda" / "src"), str(ROOT)]
 
-from bench.pipeline.observe import CLOCK_TICKS_PER_SECOND, cpu_ticks, default_state_dir  # noqa: E402
+from bench.pipeline.observe import (  # noqa: E402
+    CLOCK_TICKS_PER_SECOND,
+    cpu_ticks,
+    default_state_dir,
+    emulator_pid,
+)
 
 MB = 1_000_000
 
@@ -50,11 +55,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     endpoint = args.endpoint or "http://127.0.0.1:4566"
-    pid_file = default_state_dir(endpoint) / "localstack.pid"
-    try:
-        pid = int(pid_file.read_text())
-    except (OSError, ValueError):
-        sys.exit(f"no embedded LocalStack at {endpoint}: no {pid_file} (make localstack-up)")
+    state_dir = default_state_dir(endpoint)
+    pid = emulator_pid(state_dir)
+    if pid is None:
+        sys.exit(f"no embedded LocalStack for {endpoint}: no pid in {state_dir}")
     session = boto3.Session(
         aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
     )

@@ -10,7 +10,8 @@ Prints throughput (images/s), upload->variants latency p50/p95/p99 (from S3 ackn
 PUT to the first listing that shows all five variants), the most execution environments seen
 at once (worker processes in /proc, and AWS/Lambda ConcurrentExecutions Maximum), the
 single-image rate on one core as the baseline (timed before and after the run, as the CPU's
-speed drifts), and the accounting table. Everything goes to
+speed drifts), achieved/ideal split into its factors and the CPU used per image by where it
+went, and the accounting table. Everything goes to
 the endpoint (AWS_ENDPOINT_URL, default http://127.0.0.1:4566); the run stops by itself after
 the uploads plus `--wait` seconds. Exit code: the accounting's (0 = nothing missing or partial).
 
@@ -280,8 +281,8 @@ def report(
             # achieved/ideal = (processing's share of the CPU used) x (how busy the cores were):
             # what the pipeline spends besides processing, and idle cores, are the two gaps.
             # (The CPU after the last completion, a final listing, is small and counted in.)
-            used = sum(cpu.values())
-            share, busy = mean * len(done) / used, used / (2 * span)
+            used, processing = sum(cpu.values()), mean * len(done)
+            share, busy = processing / used, used / (2 * span)
             print(
                 f"  = processing's share of the CPU used {share:.0%} "
                 f"({mean:.2f} of {used / len(done):.2f} CPU-s per image) "
@@ -290,8 +291,8 @@ def report(
             # The CPU besides processing, by where it went: the function's own share of it
             # (cold starts, S3 and CloudWatch calls) is what a faster emulator cannot remove.
             parts = {
-                "processing": mean * len(done),
-                "rest of the function": cpu["function workers"] - mean * len(done),
+                "processing": processing,
+                "rest of the function": cpu["function workers"] - processing,
                 "LocalStack": cpu["LocalStack"],
                 "load generator": cpu["load generator"],
             }

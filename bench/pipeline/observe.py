@@ -81,7 +81,7 @@ class Observer(threading.Thread):
         self._ticks_at_start: dict[int, int] = {}
         self._ticks_seen: dict[int, int] = {}
         self._worker_pids: set[int] = set()
-        self._emulator_pid = _pid_in(state_dir / "localstack.pid")
+        self._emulator_pid = emulator_pid(state_dir)
         self._own_cpu_at_start = time.process_time()
         self._own_cpu = 0.0
         self.stopped_at = 0.0
@@ -150,9 +150,10 @@ class Observer(threading.Thread):
         }
 
 
-def _pid_in(pid_file: Path) -> int | None:
+def emulator_pid(state_dir: Path) -> int | None:
+    """The pid `emulator/manage.py` recorded for the instance in `state_dir` (None: none)."""
     try:
-        return int(pid_file.read_text())
+        return int((state_dir / "localstack.pid").read_text())
     except (OSError, ValueError):
         return None
 

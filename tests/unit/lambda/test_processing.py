@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -314,13 +320,6 @@ def test_another_process_later_renders_the_same_bytes() -> None:
     """An event redelivered to another execution environment, started at another time, must
     write the same five objects byte for byte: nothing may embed the process or the clock
     (LittleCMS dates the profiles it creates to the second)."""
-    import json
-    import os
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
     repo = Path(__file__).resolve().parents[3]
     env = {**os.environ, "PYTHONPATH": str(repo / "lambda" / "src"), "ENCODER_THREADS": "1"}
     command = [sys.executable, "-c", _VARIANT_DIGESTS, str(repo / "tests/images/sample_image.jpg")]
